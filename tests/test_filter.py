@@ -56,6 +56,7 @@ CHINESE_FAILS = [
                                        "【推荐】装修排线的六个误区。", "【必看】造价实操技能。", "今天的内容就到这里。"])),
     (chinese.read_more_lines, _zh_lines(["市政府召开常务会议研究部署下半年经济工作……阅读全文",
                                          "我市举办第十届文化旅游节开幕式……阅读全文", ZH_CLEAN])),
+    (chinese.numeric_lines, _zh_lines(ZH_CLEAN.split("\n") + ["责任编辑：王明", "29 ]", "29 ]"])),
     (chinese.hash_ratio, "#话题#" * 40 + "今天天气很好。"),
     (chinese.ellipsis_lines, _zh_lines(["市政府召开常务会议，研究部署下半年的经济工作...", "我市举办第十届文化旅游节，吸引游客…",
                                         "高速公路春运期间免费通行的通知，请广大市民...", "今天的新闻就到这里。",
@@ -123,6 +124,18 @@ def test_chinese_ellipsis_ends_sentences_and_is_not_a_truncation():
     story = _zh_lines(["他说的话让人想起很久以前的事情……", "大家都沉默了，没有人再开口……", "窗外的雨一直下个不停……",
                        "她终于转身离开了。", "故事到这里还没有结束……"])
     assert chinese.ellipsis_lines(TextStats(story), chinese.Thresholds()).keep
+
+
+def test_numbers_in_code_blocks_and_formulas_are_not_page_furniture():
+    th = chinese.Thresholds()
+    code = _zh_lines(ZH_CLEAN.split("\n") + ["```", "[0.229, 0.224, 0.225]", "(2, 1, 1)", "```"])
+    formula = _zh_lines(ZH_CLEAN.split("\n") + ["=& 0.011485.", "$64+128+32+32=256$,"])
+    one_date = _zh_lines(["2021-08-24 10:30"] + ZH_CLEAN.split("\n"))
+    for doc in (code, formula, one_date):
+        assert chinese.numeric_lines(TextStats(doc), th).keep
+    listing = _zh_lines(ZH_CLEAN.split("\n") + ["29 14:17", "21 20:15", "16"])
+    verdict = chinese.numeric_lines(TextStats(listing), th)
+    assert not verdict.keep and verdict.value == 3
 
 
 def test_title_line_is_not_counted_by_terminal_punctuation_rule():

@@ -41,5 +41,5 @@ def test_dirty_web_docs_are_mostly_rejected_and_clean_ones_kept():
     web = ROOT / "zh-web-misc"
     dirty = [d["text"] for d in _jsonl(web / "chinesewebtext_quality_dirty_10.jsonl")]
     clean = [d["text"] for d in _jsonl(web / "chinesewebtext_quality_clean_10.jsonl")]
-    assert 1 - _kept(dirty) >= 0.8  # the rest is left to the quality classifier (benchmarks/quality.py)
+    assert 1 - _kept(dirty) >= 0.9  # the web-novel excerpt is left to the quality classifier (benchmarks/quality.py)
     assert _kept(clean) == 1.0

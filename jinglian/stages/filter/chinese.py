@@ -13,7 +13,8 @@ set takes its rules from the Chinese pipelines and its thresholds from:
   2024): minimum length, Chinese-character ratio, bad-word density, and the
   web-page signals (lines ending in 展开/更多/阅读全文, 【】 title lines,
   punctuation, digit ratio, unique characters); pinyin glosses (烟(yan)台) are
-  an SEO trick we saw in ChineseWebText's dirty sample.
+  an SEO trick we saw in ChineseWebText's dirty sample, and repeated lines of
+  bare numbers ("29 ]", "29 14:17") the page furniture of badly extracted pages.
 
 Where a value was chosen here rather than taken from a paper, the comment
 says "calibrated" and names the measurement (zh-wiki-mrc Simplified
@@ -37,6 +38,10 @@ TRUNCATION = ("...", "…")
 READ_MORE_ENDINGS = ("展开", "展开全文", "更多", "查看更多", "阅读全文", "查看全文", "阅读更多", "点击查看", "查看详情",
                      "下一页", "上一页", "返回顶部", "收起", "read more")
 ARROWS = " >》»→"
+# A line of digits, punctuation, symbols and spaces only: page numbers, counters, cut-off timestamps ("29 14:17"),
+# a stray "29 ]" -- page furniture the extractor left in. Lines with "=", "$" or a backslash are formulas.
+NUMERIC_LINE_RE = re.compile(r"[\d\W_]*\d[\d\W_]*")
+FORMULA_MARKS = ("=", "$", "\\")
 # SEO pages interleave pinyin with the characters to dodge duplicate detection: 烟(yan)台市(shi).
 PINYIN_RE = re.compile(f"[{HAN_RANGES}][(（][a-z]{{1,6}}[)）]")
 
@@ -63,6 +68,10 @@ class Thresholds:
     max_short_line_frac: float = 0.5
     max_bracket_lines: float = 0.3  # MAP-CC: 【…】 title lines; calibrated (share of lines starting with 【)
     max_read_more_lines: float = 0.1  # MAP-CC/ChineseWebText: lines ending in 展开/更多/阅读全文 (calibrated share)
+    # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE), outside code blocks.
+    # Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws document, d2l chapter (code
+    # excluded) and clean ChineseWebText document; listing pages and badly extracted articles repeat them.
+    max_numeric_lines: int = 1
     max_hash_ratio: float = 0.1  # Gopher: "#" per character (a unit is a character here)
     max_ellipsis_lines: float = 0.3  # Gopher: lines ending with an ellipsis (here: a truncation mark, see the rule)
     min_unique_char_ratio: float = 0.1  # calibrated: distinct/total over the first 1,000 characters; laws min 0.075
@@ -142,6 +151,12 @@ def read_more_lines(s: TextStats, t: Thresholds) -> Verdict:
     return at_most("read_more_lines", frac, t.max_read_more_lines)
 
 
+def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
+    n = sum(1 for line in s.prose_lines
+            if NUMERIC_LINE_RE.fullmatch(line) and not any(mark in line for mark in FORMULA_MARKS))
+    return at_most("numeric_lines", n, t.max_numeric_lines)
+
+
 def hash_ratio(s: TextStats, t: Thresholds) -> Verdict:
     return at_most("hash_ratio", s.ratio(s.text.count("#")), t.max_hash_ratio)
 
@@ -181,7 +196,7 @@ RULESET = RuleSet(
     name="chinese",
     thresholds=Thresholds,
     rules=(min_chars, max_chars, han_ratio, punct_ratio, digit_ratio, terminal_lines, short_lines, bracket_lines,
-           read_more_lines, hash_ratio, ellipsis_lines, unique_chars, stop_words, stopword_ratio, bad_words,
+           read_more_lines, numeric_lines, hash_ratio, ellipsis_lines, unique_chars, stop_words, stopword_ratio, bad_words,
            pinyin_glosses)
     + rep.REPETITION_RULES,
     applies_to="cjk",

@@ -144,6 +144,17 @@ class TextStats:
         return [s for s in (line.strip() for line in self.text.split("\n")) if s]
 
     @cached_property
+    def prose_lines(self) -> list[str]:
+        """Non-empty lines outside Markdown code fences (``` or ~~~): code is judged by no prose rule."""
+        out, in_code = [], False
+        for line in self.lines:
+            if line.startswith(("```", "~~~")):
+                in_code = not in_code
+            elif not in_code:
+                out.append(line)
+        return out
+
+    @cached_property
     def paragraphs(self) -> list[str]:
         return [s for s in (p.strip() for p in PARAGRAPH_SPLIT_RE.split(self.text)) if s]
 
