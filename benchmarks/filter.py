@@ -69,6 +69,7 @@ def load_corpora(root: Path, laws_limit: int | None) -> dict[str, list[str]]:
         "CLUECorpusSmall": [line.strip() for line in open(web / "CLUECorpusSmall_sampled_2500docs.txt",
                                                            encoding="utf-8") if line.strip()],
         "CC-2021-43 (CCNet)": _jsonl(web / "chinesewebtext_cc2021-43_cleared1_100docs.jsonl", "raw_content"),
+        "d2l chapters (zh + en Markdown, code)": _jsonl(root / "zh-tech-d2l/d2l-zh_chapters.jsonl"),
         "ChineseWebText clean": _jsonl(web / "chinesewebtext_quality_clean_10.jsonl"),
         "ChineseWebText dirty": _jsonl(web / "chinesewebtext_quality_dirty_10.jsonl"),
         "en wikitext-2 articles": articles,

@@ -126,6 +126,15 @@ def test_chinese_ellipsis_ends_sentences_and_is_not_a_truncation():
     assert chinese.ellipsis_lines(TextStats(story), chinese.Thresholds()).keep
 
 
+def test_code_blocks_are_not_judged_as_prose():
+    code = "\n".join(f"    x{i} = [v * {i} for v in range({i})]  # {i}" for i in range(40))
+    tutorial = ZH_CLEAN + "\n```python\n" + code + "\n```\n" + ZH_CLEAN[:80]
+    assert FilterStage().judge(tutorial) is None
+    assert FilterStage().judge(ZH_CLEAN + "\n" + code) is not None  # the same code outside a fence is judged
+    unclosed = TextStats("正文。\n```\ncode")
+    assert "code" in unclosed.text
+
+
 def test_numbers_in_code_blocks_and_formulas_are_not_page_furniture():
     th = chinese.Thresholds()
     code = _zh_lines(ZH_CLEAN.split("\n") + ["```", "[0.229, 0.224, 0.225]", "(2, 1, 1)", "```"])

@@ -68,9 +68,9 @@ class Thresholds:
     max_short_line_frac: float = 0.5
     max_bracket_lines: float = 0.3  # MAP-CC: 【…】 title lines; calibrated (share of lines starting with 【)
     max_read_more_lines: float = 0.1  # MAP-CC/ChineseWebText: lines ending in 展开/更多/阅读全文 (calibrated share)
-    # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE), outside code blocks.
-    # Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws document, d2l chapter (code
-    # excluded) and clean ChineseWebText document; listing pages and badly extracted articles repeat them.
+    # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE).
+    # Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws document, d2l chapter and
+    # clean ChineseWebText document; listing pages and badly extracted articles repeat them.
     max_numeric_lines: int = 1
     max_hash_ratio: float = 0.1  # Gopher: "#" per character (a unit is a character here)
     max_ellipsis_lines: float = 0.3  # Gopher: lines ending with an ellipsis (here: a truncation mark, see the rule)
@@ -152,7 +152,7 @@ def read_more_lines(s: TextStats, t: Thresholds) -> Verdict:
 
 
 def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
-    n = sum(1 for line in s.prose_lines
+    n = sum(1 for line in s.lines
             if NUMERIC_LINE_RE.fullmatch(line) and not any(mark in line for mark in FORMULA_MARKS))
     return at_most("numeric_lines", n, t.max_numeric_lines)
 

@@ -29,6 +29,8 @@ CJK_RE = re.compile(f"[{CJK_RANGES}]")
 # (apostrophes inside English words kept: "don't" is one word).
 UNIT_RE = re.compile(f"[{CJK_RANGES}]|[^\\W_{CJK_RANGES}]+(?:['’][^\\W_{CJK_RANGES}]+)*")
 PARAGRAPH_SPLIT_RE = re.compile(r"\n\s*\n")
+# A fenced Markdown code block (``` or ~~~ up to the same fence); an unclosed fence is left as text.
+CODE_BLOCK_RE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[^\n]*$", re.M | re.S)
 
 # Sentence-final punctuation of both scripts (closing quotes/brackets after a
 # full stop count: 他说：“好。” ends a sentence).
@@ -58,8 +60,14 @@ def is_punctuation(ch: str) -> bool:
     return ord(ch) in _PUNCT
 
 
+def prose(text: str) -> str:
+    """``text`` without fenced code blocks: prose rules (punctuation, stop words, repetition) say nothing
+    useful about code, and a tutorial's code would otherwise decide its fate."""
+    return CODE_BLOCK_RE.sub("", text) if "```" in text or "~~~" in text else text
+
+
 class TextStats:
-    """Statistics of ``text``.
+    """Statistics of the prose of ``text`` (fenced code blocks removed, see :func:`prose`).
 
     ``is_cjk`` says whether the document is CJK prose (known from a ``lang``
     column); when None, it is decided by the share of CJK characters among
@@ -67,7 +75,7 @@ class TextStats:
     """
 
     def __init__(self, text: str, is_cjk: bool | None = None, cjk_threshold: float = 0.3):
-        self.text = text or ""
+        self.text = prose(text or "")
         self.cjk_threshold = cjk_threshold
         if is_cjk is not None:
             self.is_cjk = is_cjk
@@ -142,17 +150,6 @@ class TextStats:
     def lines(self) -> list[str]:
         """Non-empty lines, stripped."""
         return [s for s in (line.strip() for line in self.text.split("\n")) if s]
-
-    @cached_property
-    def prose_lines(self) -> list[str]:
-        """Non-empty lines outside Markdown code fences (``` or ~~~): code is judged by no prose rule."""
-        out, in_code = [], False
-        for line in self.lines:
-            if line.startswith(("```", "~~~")):
-                in_code = not in_code
-            elif not in_code:
-                out.append(line)
-        return out
 
     @cached_property
     def paragraphs(self) -> list[str]:
