@@ -169,6 +169,19 @@ def test_rerun_skips_committed_work_and_refuses_a_changed_job(inputs, capsys):
     run_job(changed, RunOptions(use_ray=False, overwrite=True, quiet=True))
 
 
+def test_output_of_another_segment_layout_is_not_resumed(inputs, monkeypatch):
+    """A jinglian version that cuts the same job into other segments must not read this version's markers."""
+    monkeypatch.setitem(STAGES, "keep_longest", f"{__name__}:KeepLongest")
+    job = make_job(inputs, [{"normalize": {}}, {"keep_longest": {}}])
+    run_job(job, RunOptions(use_ray=False, quiet=True))
+    marker = inputs / "out" / "_job.json"
+    claimed = json.loads(marker.read_text())
+    assert claimed["segments"] == [["normalize"], ["keep_longest"]]
+    marker.write_text(json.dumps({**claimed, "segments": [["normalize", "keep_longest"]]}))
+    with pytest.raises(JobError, match="cannot be resumed"):
+        run_job(job, RunOptions(use_ray=False, quiet=True))
+
+
 def test_ray_run_matches_local_run_byte_for_byte(inputs, ray_local):
     run_job(make_job(inputs, [{"normalize": {}}], output="local"), RunOptions(use_ray=False, quiet=True))
     stats = run_job(make_job(inputs, [{"normalize": {}}], output="ray"), RunOptions(workers=2, quiet=True))

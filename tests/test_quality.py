@@ -1,8 +1,10 @@
-"""Quality classifier: features, training with held-out metrics, the CLI, and the stage (incl. training in prepare)."""
+"""Quality classifier: features, training with held-out metrics, the CLI, and the stage (incl. training a
+missing model once before the run, streaming in the same segment as its neighbours)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pyarrow as pa
@@ -12,11 +14,14 @@ import pytest
 from jinglian import documents as D
 from jinglian.cli import main
 from jinglian.demo.corpus import quality_training_sets
+from jinglian.pipeline.executor import RunOptions, _segments, run_job
+from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages.base import RunContext, StageCounts, apply_stage
 from jinglian.stages.quality.features import features
 from jinglian.stages.quality.model import QualityModel, metrics, train
 from jinglian.stages.quality.sources import read_texts
 from jinglian.stages.quality.stage import QualityParams, QualityStage
+from tests.helpers import snapshot, write_job, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -75,22 +80,79 @@ def test_missing_model_is_a_clear_error(tmp_path):
         QualityStage(QualityParams(model=str(tmp_path / "none.bin"))).setup()
 
 
-def test_prepare_trains_the_model_once_when_missing(tmp_path, sets):
-    pos, neg = sets
-    (tmp_path / "pos.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in pos),
-                                        encoding="utf-8")
-    pq.write_table(pa.table({"text": neg}), tmp_path / "neg.parquet")
+def _write_sources(directory, pos, neg):
+    (directory / "pos.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in pos),
+                                         encoding="utf-8")
+    pq.write_table(pa.table({"text": neg}), directory / "neg.parquet")
+
+
+def test_before_run_trains_the_model_once_when_missing(tmp_path, sets):
+    _write_sources(tmp_path, *sets)
     params = QualityParams(model="models/q.bin", train={"positive": "pos.jsonl", "negative": ["neg.parquet"]})
     stage = QualityStage(params, RunContext(output_dir=str(tmp_path), work_dir=str(tmp_path), job_dir=str(tmp_path)))
-    stage.setup()  # the executor sets a barrier stage up before prepare(): nothing to load yet
-    stats = stage.prepare(None, None)
+    stats = stage.before_run()
     assert stats["trained"] and stats["positives"] == 200 and stats["held_out"]["f1_lq"] >= 0.9
     assert (tmp_path / "models/q.bin").exists()
-    assert stage.prepare(None, None) == {"trained": False}
-    out = stage.process(D.with_verdict_columns(pa.table({D.TEXT: pos[:3]})))
+    assert stage.before_run() == {"trained": False}
+    stage.setup()
+    out = stage.process(D.with_verdict_columns(pa.table({D.TEXT: sets[0][:3]})))
     assert out["quality_score"].to_pylist()[0] >= 0.5
     with pytest.raises(ValueError, match="valid"):
         QualityStage(QualityParams(train={"positive": "a", "negative": "b", "epochs": 3}))
+
+
+def _job(tmp_path, output, model, train=True, stages_after=({"dedup": {}},)):
+    """normalize -> quality (training `model` from pos.jsonl/neg.parquet if missing) -> stages_after."""
+    pos, neg = quality_training_sets(15, seed=7)
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": t} for t in pos[:8] + neg[:8]])
+    write_jsonl(tmp_path / "in" / "b.jsonl", [{"text": t} for t in pos[8:] + neg[8:]])
+    quality = {"model": str(model), "threshold": 0.5}
+    if train:
+        quality["train"] = {"positive": str(tmp_path / "pos.jsonl"), "negative": str(tmp_path / "neg.parquet")}
+    path = write_job(tmp_path / f"{output}.yaml", name="q", output=str(tmp_path / output),
+                     input=[{"path": str(tmp_path / "in" / "*.jsonl"), "format": "jsonl"}],
+                     stages=[{"normalize": {}}, {"quality": quality}, *stages_after])
+    return load_job(path)
+
+
+def test_job_trains_a_missing_model_once_and_streams_quality_with_its_neighbours(tmp_path, sets, capsys):
+    _write_sources(tmp_path, *sets)
+    model = tmp_path / "models" / "q.bin"
+    job = _job(tmp_path, "out", model)
+    assert _segments(job) == [(None, [0, 1]), (2, [2])]  # normalize + quality stream together; dedup is the barrier
+    stats = run_job(job, RunOptions(use_ray=False, quiet=True))
+    quality = stats["stages"][1]
+    assert quality["prepare"]["trained"] and quality["prepare"]["held_out"]["f1_hq"] >= 0.9
+    assert quality["docs_in"] == 30 and quality["reasons"]["quality:below_threshold"] >= 13
+    work = tmp_path / "out" / "_work"
+    assert sorted(p.name for p in work.glob("segment-*")) == ["segment-0"]  # one intermediate pass, not two
+    markers = [json.loads(p.read_text()) for p in (work / "segment-0").glob("*.json")]
+    assert len(markers) == 2 and all(len(m["stages"]) == 2 for m in markers)
+    trained_at = model.stat().st_mtime_ns
+    first = snapshot(tmp_path / "out")
+
+    # As if killed during segment 0: one partition and everything after it uncommitted.
+    (work / "segment-0" / "part-00001.parquet.json").unlink()
+    (work / "barrier-2-dedup.json").unlink()
+    shutil.rmtree(tmp_path / "out" / "_parts")
+    capsys.readouterr()
+    resumed = run_job(job, RunOptions(use_ray=False))
+    log = capsys.readouterr().out
+    assert "[quality] already prepared before the run (resume)" in log and "1 partitions to run, 1 already committed" in log
+    assert model.stat().st_mtime_ns == trained_at and resumed["stages"][1]["prepare"] == quality["prepare"]
+    assert snapshot(tmp_path / "out") == first
+
+    again = run_job(_job(tmp_path, "out2", model), RunOptions(use_ray=False, quiet=True))  # a new run, same model
+    assert model.stat().st_mtime_ns == trained_at
+    assert set(again["stages"][1]["prepare"]) == {"trained", "wall_s"} and not again["stages"][1]["prepare"]["trained"]
+    assert again["totals"] == stats["totals"] and again["reasons"] == stats["reasons"]
+
+
+def test_job_without_model_or_training_sources_fails_before_reading(tmp_path):
+    job = _job(tmp_path, "out", tmp_path / "none.bin", train=False, stages_after=())
+    with pytest.raises(JobError, match="model not found"):
+        run_job(job, RunOptions(use_ray=False, quiet=True))
+    assert not (tmp_path / "out" / "_parts").exists()
 
 
 def test_cli_train_and_eval(tmp_path, sets, capsys):

@@ -5,8 +5,9 @@ a streaming map over partitions (one input file, or one intermediate file of
 the previous segment) run by a pool of Ray actors through Ray Data, so heavy
 resources load once per worker. Between segments a barrier stage's
 ``prepare`` sees every row that reached it, with :class:`RayOps` to compute
-on them in a distributed way. Every partition and barrier commits a marker
-file; a re-run skips whatever is committed.
+on them in a distributed way. Before the first segment, every stage's
+``before_run`` runs once on the driver. Every partition, barrier and
+``before_run`` report commits a marker file; a re-run skips whatever is committed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet
 from jinglian.pipeline.job import Job, JobError
 from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
 from jinglian.pipeline.stats import build_stats
-from jinglian.stages.base import BarrierStage, RunContext, StageCounts
+from jinglian.stages.base import BarrierStage, RunContext, Stage, StageCounts
 
 
 @dataclass
@@ -50,14 +51,15 @@ def run_job(job: Job, options: RunOptions) -> dict:
             raise JobError(f"{job.file}: input: no input files found")
         log = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
         log(f"jinglian: job {job.name!r}: {len(tasks)} partitions, {len(job.stages)} stages -> {job.output}")
+        barrier_stats = _before_run(job, log)  # reported in stats.json like a barrier's prepare
         ray_started = _start_ray(options) if options.use_ray else False
         segments = _segments(job)
         part_results: list[dict] = []
-        barrier_stats: dict[int, dict] = {}
         for seg_index, (barrier_index, stage_indices) in enumerate(segments):
             if barrier_index is not None:
                 rows = TableSet([_plan(job, seg_index - 1, segments, options).intermediate_path(t.part) for t in tasks])
-                barrier_stats[barrier_index] = _run_barrier(job, barrier_index, rows, options, log)
+                prepared = _run_barrier(job, barrier_index, rows, options, log)
+                barrier_stats[barrier_index] = {**barrier_stats.get(barrier_index, {}), **prepared}
             plan = _plan(job, seg_index, segments, options)
             seg_tasks = tasks if seg_index == 0 else [
                 PartitionTask(part=t.part, source_path=_plan(job, seg_index - 1, segments, options).intermediate_path(t.part))
@@ -79,8 +81,13 @@ def run_job(job: Job, options: RunOptions) -> dict:
 
 
 def _claim_output(job: Job, overwrite: bool) -> None:
-    """Refuse to mix two different jobs in one output directory."""
+    """Refuse to mix two different jobs, or two segment layouts of one job, in one output directory.
+
+    The layout (which stages share a segment) is fixed by the stage classes, not the job file: a
+    jinglian version that cuts segments differently would misread another version's segment markers.
+    """
     marker = os.path.join(job.output, "_job.json")
+    layout = [[job.stages[i].name for i in indices] for _, indices in _segments(job)]
     if overwrite and os.path.exists(job.output):
         shutil.rmtree(job.output)
     if os.path.exists(marker):
@@ -92,10 +99,16 @@ def _claim_output(job: Job, overwrite: bool) -> None:
                 f"(fingerprint {previous.get('fingerprint')} from {previous.get('file')}, this job is {job.fingerprint()}); "
                 "use --overwrite to replace it or --output for a new directory"
             )
+        if previous.get("segments") != layout:
+            raise JobError(
+                f"{job.file}: output {job.output!r} was written with segments {previous.get('segments')}, this version of "
+                f"jinglian runs {layout}; its markers cannot be resumed: use --overwrite or another --output"
+            )
         return
     if os.path.isdir(job.output) and os.listdir(job.output):
         raise JobError(f"{job.file}: output {job.output!r} exists and is not a jinglian run; use --overwrite or another --output")
-    write_json_atomic(marker, {"fingerprint": job.fingerprint(), "file": job.file, "name": job.name, "job": job.raw})
+    write_json_atomic(marker, {"fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name,
+                               "job": job.raw})
 
 
 def _generate_inputs(job: Job) -> list:
@@ -142,6 +155,39 @@ def _plan(job: Job, seg_index: int, segments, options: RunOptions) -> SegmentPla
     )
 
 
+def _driver_stage(job: Job, index: int):
+    """An instance of stage ``index`` on the driver, with the context its workers get."""
+    spec = job.stages[index]
+    work_dir = os.path.join(job.output, "_work", f"stage-{spec.name}")
+    return spec.cls(spec.params, RunContext(output_dir=job.output, work_dir=work_dir, seed=job.seed))
+
+
+def _before_run(job: Job, log) -> dict[int, dict]:
+    """Call every stage's ``before_run`` that does something; {stage index: its statistics}."""
+    reports = {}
+    for index, spec in enumerate(job.stages):
+        if spec.cls.before_run is Stage.before_run:
+            continue
+        marker = os.path.join(job.output, "_work", f"before-run-{index}-{spec.name}.json")
+        if os.path.exists(marker):
+            log(f"  [{spec.name}] already prepared before the run (resume)")
+            with open(marker, encoding="utf-8") as f:
+                reports[index] = json.load(f)
+            continue
+        start = time.perf_counter()
+        try:
+            stats = dict(_driver_stage(job, index).before_run() or {})
+        except (OSError, ValueError) as exc:  # a missing model or unreadable training source: the job's fault
+            raise JobError(f"{job.file}: stage {spec.name}: {exc}") from exc
+        if stats:
+            stats["wall_s"] = round(time.perf_counter() - start, 3)
+            log(f"  [{spec.name}] prepared before the run in {stats['wall_s']} s")
+            os.makedirs(os.path.dirname(marker), exist_ok=True)
+            write_json_atomic(marker, stats, indent=2)
+            reports[index] = stats
+    return reports
+
+
 def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, log) -> dict:
     spec = job.stages[index]
     marker = os.path.join(job.output, "_work", f"barrier-{index}-{spec.name}.json")
@@ -149,9 +195,8 @@ def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, log)
         log(f"  [{spec.name}] barrier already prepared (resume)")
         with open(marker, encoding="utf-8") as f:
             return json.load(f)
-    work_dir = os.path.join(job.output, "_work", f"stage-{spec.name}")
-    stage = spec.cls(spec.params, RunContext(output_dir=job.output, work_dir=work_dir, seed=job.seed))
-    ops_dir = os.path.join(work_dir, "ops")
+    stage = _driver_stage(job, index)
+    ops_dir = os.path.join(stage.context.work_dir, "ops")
     ops = RayOps(ops_dir, num_cpus=stage.num_cpus) if options.use_ray else LocalOps(ops_dir)
     log(f"  [{spec.name}] preparing over {rows.num_rows()} rows in {len(rows)} partitions")
     start = time.perf_counter()

@@ -16,6 +16,10 @@ partition, calls ``prepare()`` once with all the rows that reached it and a
 :class:`~jinglian.pipeline.dataops.DataOps` to compute with (map and shuffle over
 Parquet partitions: distributed with Ray, in-process in tests), then streams
 every partition through ``process()`` as usual.
+
+Work that needs no pipeline rows (training a model from files the params name)
+belongs in :meth:`Stage.before_run`, not in a barrier: it runs once, on the
+driver, before any segment starts, and costs no extra pass over the data.
 """
 
 from __future__ import annotations
@@ -63,6 +67,16 @@ class Stage:
     def __init__(self, params=None, context: RunContext | None = None):
         self.params = params if params is not None else self.Params()
         self.context = context or RunContext(output_dir=".", work_dir=".")
+
+    def before_run(self) -> dict:
+        """Driver-side preparation, once per run before any segment starts; returns statistics.
+
+        For what ``setup()`` needs and no row can provide (a model to train from the
+        sources in the params). Non-empty statistics land in stats.json like a barrier's
+        (the stage's ``prepare`` entry) and commit a marker: a resumed run reports them
+        again and does not call this. Default: nothing to do.
+        """
+        return {}
 
     def setup(self) -> None:
         """Load heavy resources. Called once per worker before the first batch."""

@@ -1,11 +1,13 @@
 """The ``quality`` stage: score every document with the fastText classifier, reject below a threshold.
 
-It is a barrier stage only so that a job can train its own model: when
-``model`` does not exist and ``train`` names positive and negative sources,
-``prepare`` trains it once (on the driver, before any worker loads it) and
-reports the held-out metrics in stats.json. With an existing model,
-``prepare`` does nothing. Each worker loads the model once in ``setup()``
-(a missing model without ``train`` is an error there, before any row is judged).
+A streaming stage. A job can train its own model: when ``model`` does not
+exist and ``train`` names positive and negative sources, ``before_run`` trains
+it once on the driver, before any segment starts, and reports the held-out
+metrics in stats.json. Training reads those sources, never the pipeline's rows,
+so it needs no barrier (which would cost a whole extra pass over the data).
+An existing model is reused as it is (a resumed run keeps the model its first
+run trained). A missing model without ``train`` is an error before any row is
+read; each worker loads the model once in ``setup()``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import ClassVar
 import pyarrow as pa
 
 from jinglian import documents as D
-from jinglian.stages.base import BarrierStage
+from jinglian.stages.base import Stage
 from jinglian.stages.quality.model import QualityModel, TrainConfig, train
 from jinglian.stages.quality.sources import read_texts
 
@@ -39,7 +41,7 @@ def _as_list(value) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-class QualityStage(BarrierStage):
+class QualityStage(Stage):
     name: ClassVar[str] = "quality"
     Params: ClassVar[type] = QualityParams
 
@@ -68,29 +70,26 @@ class QualityStage(BarrierStage):
                              f"{sorted(valid)}")
         return _as_list(pos), _as_list(neg), text_field, TrainConfig(**spec)
 
-    def prepare(self, rows, ops) -> dict:
-        if os.path.exists(self.model_path) or not self.params.train:
+    def before_run(self) -> dict:
+        if os.path.exists(self.model_path):
             return {"trained": False}
+        if not self.params.train:
+            raise FileNotFoundError(f"quality: model not found: {self.model_path} (train one with "
+                                    "`jinglian quality train`, or name its sources in the stage's `train`)")
         pos, neg, text_field, config = self._train_args()
         positives = read_texts([self.context.resolve(p) for p in pos], text_field)
         negatives = read_texts([self.context.resolve(p) for p in neg], text_field)
         model, held_out = train(positives, negatives, config)
         model.save(self.model_path)
-        self._model = model
         stats = {"trained": True, "positives": len(positives), "negatives": len(negatives)}
         if held_out is not None:
             stats["held_out"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(held_out).items()}
         return stats
 
     def setup(self) -> None:
-        # Before prepare() has trained a missing model there is nothing to load yet; prepare() loads it.
-        if self.params.train and not os.path.exists(self.model_path):
-            return
         self._model = QualityModel.load(self.model_path)
 
     def process(self, batch: pa.Table) -> pa.Table:
-        if self._model is None:
-            self.setup()
         scores = self._model.score(batch[D.TEXT].to_pylist())
         column = pa.array(scores, pa.float64())
         if SCORE in batch.column_names:
