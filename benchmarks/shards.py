@@ -6,6 +6,9 @@
    the ``tokenize`` stage (RayOps, ``ray.init(num_cpus=2)``: 2 workers) writing
    Megatron shards + manifest, vs a single-process loop of
    ``SentencePieceProcessor.encode`` + ``numpy.tofile`` (baseline). Target >= 1.7x.
+   Also, load-independent: CPU seconds per million tokens of the whole stage run
+   in one process (``LocalOps``: every partition's task body, Parquet read and
+   result write included, plus the driver's manifest) vs the baseline loop.
 2. Loader throughput (tokens/s): ``PackedDataset`` random-access packed samples
    (shuffled order, blended zh/en) vs raw sequential ``numpy.memmap`` reads of
    ``seq_len + 1`` windows of the same ``.bin`` files. Target >= 0.5x.
@@ -30,7 +33,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import bench_data, print_machine  # noqa: E402
 from jinglian import documents as D  # noqa: E402
-from jinglian.pipeline.dataops import RayOps, TableSet  # noqa: E402
+from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet  # noqa: E402
 from jinglian.pretrain.data import PackedDataset, blend_indices, load_blend  # noqa: E402
 from jinglian.stages.base import RunContext  # noqa: E402
 from jinglian.stages.tokenize import indexed  # noqa: E402
@@ -90,11 +93,35 @@ def baseline_tokenize(docs, model: str, out: str) -> int:
     return total
 
 
-def stage_tokenize(rows: TableSet, model: str, out: str, shard_tokens: int) -> dict:
+def stage_tokenize(rows: TableSet, model: str, out: str, shard_tokens: int, ops_class=RayOps) -> dict:
     ctx = RunContext(output_dir=out, work_dir=os.path.join(out, "_work"))
     stage = TokenizeStage(TokenizeParams(tokenizer=model, shard_tokens=shard_tokens, valid_ratio=0.01), ctx)
     stage.setup()
-    return stage.prepare(rows, RayOps(os.path.join(out, "_ops")))
+    return stage.prepare(rows, ops_class(os.path.join(out, "_ops")))
+
+
+def bench_tokenize_cpu(docs, rows: TableSet, model: str, tmp: str, shard_tokens: int, rounds: int) -> None:
+    """CPU seconds per million tokens, baseline loop vs the stage in-process (LocalOps), alternating.
+
+    One process does all the stage's work, so its CPU time is what the 2 workers + driver
+    spend together, without Ray; process CPU time hardly depends on what else runs.
+    """
+    base_cpu, stage_cpu = [], []
+    for r in range(rounds):
+        cpu = time.process_time()
+        tokens = baseline_tokenize(docs, model, os.path.join(tmp, "baseline.bin"))
+        base_cpu.append(time.process_time() - cpu)
+        cpu = time.process_time()
+        stats = stage_tokenize(rows, model, os.path.join(tmp, f"local-{r}"), shard_tokens, LocalOps)
+        stage_cpu.append(time.process_time() - cpu)
+        assert stats["tokens"] == tokens, (stats["tokens"], tokens)
+        shutil.rmtree(os.path.join(tmp, f"local-{r}"))
+    per_m = 1e6 / tokens
+    print(f"\n[1a] tokenize CPU, one process, {tokens:,} tokens, best of {rounds} alternating runs")
+    print(f"    baseline encode+tofile:     {min(base_cpu) * per_m:.4f} CPU s / M tokens   runs: {_runs(base_cpu)} s")
+    print(f"    tokenize stage in-process:  {min(stage_cpu) * per_m:.4f} CPU s / M tokens   runs: {_runs(stage_cpu)} s")
+    print(f"    -> stage / baseline CPU: {min(stage_cpu) / min(base_cpu):.3f} "
+          f"(2 workers on an idle 2-core machine: ratio ~ 2 / this, less Ray's own overhead)")
 
 
 def _worker_pids(ray) -> list[int]:
@@ -127,6 +154,7 @@ def bench_tokenize(docs, model, tmp, parts, shard_tokens, rounds):
     import ray
 
     rows = write_partitions(docs, tmp, parts)
+    bench_tokenize_cpu(docs, rows, model, tmp, shard_tokens, rounds)
     # Ray starts workers at nice 15 (the driver keeps priority); on a shared machine that would
     # pit a nice-15 stage against a nice-0 baseline, so both run at the same priority here.
     os.environ.setdefault("RAY_worker_niceness", "0")

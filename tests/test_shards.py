@@ -235,6 +235,64 @@ def test_stage_end_to_end(tmp_path, spm_model):
     assert cli_main(["shards", "verify", tokens_dir]) == 0
 
 
+def reference_shards(sp, parts, shard_tokens: int, valid_ratio: float, append_eod: bool) -> dict[str, tuple[bytes, bytes]]:
+    """prefix -> (.bin, .idx) bytes built the plain way: per-document ``encode(str)``, Python lists,
+    the index packed field by field from the format, the shard cut after the doc that reaches shard_tokens."""
+    streams: dict[tuple[str, str, int], list[list[int]]] = {}
+    for p, docs in enumerate(parts):
+        for d in docs:
+            if d.get("reason"):
+                continue
+            split = "valid" if is_valid(d["id"], valid_ratio) else "train"
+            ids = sp.encode(d["text"] or "") + ([sp.eos_id()] if append_eod else [])
+            streams.setdefault((d["source"].replace("/", "_"), split, p), []).append(ids)
+    out = {}
+    for (source, split, p), docs in streams.items():
+        shards, current = [], []
+        for ids in docs:
+            current.append(ids)
+            if sum(map(len, current)) >= shard_tokens:
+                shards.append(current)
+                current = []
+        shards += [current] if current else []
+        for k, shard in enumerate(shards):
+            lengths = [len(d) for d in shard]
+            pointers = [2 * sum(lengths[:i]) for i in range(len(lengths))]
+            idx = b"MMIDIDX\x00\x00" + struct.pack("<QBQQ", 1, 8, len(shard), len(shard) + 1)
+            idx += struct.pack(f"<{len(shard)}i", *lengths) + struct.pack(f"<{len(shard)}q", *pointers)
+            idx += struct.pack(f"<{len(shard) + 1}q", *range(len(shard) + 1))
+            name = f"part-{p:05d}" + (f"-{k}" if k else "")
+            out[f"{source}/{split}/{name}"] = (struct.pack(f"<{sum(lengths)}H", *(t for d in shard for t in d)), idx)
+    return out
+
+
+@pytest.mark.parametrize("append_eod", [True, False])
+def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append_eod):
+    """The stage's fast path (UTF-8 bytes in, int32 buffers out, checksums while writing)
+    writes exactly the bytes of the plain per-document encode, including null, empty and
+    non-BMP texts, and records the real files' sha256."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=spm_model)
+    parts = corpus(seed=3, parts=2, per_part=50)
+    parts[0][9]["text"] = None  # null text: just the EOD
+    parts[1][4]["text"] = "表情 😀 emoji 𠮷 and é"  # 4-byte UTF-8, combining-free accents
+    rows = write_rows(tmp_path, parts)
+    _, stats, tokens_dir = run_prepare(
+        tmp_path, rows, tokenizer=spm_model, shard_tokens=300, valid_ratio=0.2, append_eod=append_eod, batch_size=7
+    )
+    want = reference_shards(sp, parts, 300, 0.2, append_eod)
+    m = json.load(open(os.path.join(tokens_dir, "manifest.json")))
+    assert sorted(s["prefix"] for s in m["shards"]) == sorted(want)
+    assert sum(os.path.basename(s["prefix"]).count("-") == 2 for s in m["shards"]) > 3, "shard_tokens should split streams"
+    for s in m["shards"]:
+        prefix = os.path.join(tokens_dir, s["prefix"])
+        got = (open(prefix + ".bin", "rb").read(), open(prefix + ".idx", "rb").read())
+        assert got == want[s["prefix"]], s["prefix"]
+        assert s["checksums"] == indexed.shard_checksums(prefix)
+    assert stats["tokens"] == sum(len(b) // 2 for b, _ in want.values())
+
+
 def test_stage_resume_skips_committed_partitions_and_redoes_broken_ones(tmp_path, spm_model):
     rows = write_rows(tmp_path, corpus(parts=3, per_part=30))
     params = dict(tokenizer=spm_model, shard_tokens=10_000, valid_ratio=0.1)

@@ -62,7 +62,11 @@ def shard_prefix(path: str) -> str:
 
 
 class ShardWriter:
-    """Streams documents into one shard pair; ``commit()`` makes it visible."""
+    """Streams documents into one shard pair; ``commit()`` makes it visible.
+
+    The sha256 of both files is computed from the bytes as they are written
+    (``checksums`` after ``commit()``), so nothing is read back to checksum it.
+    """
 
     def __init__(self, prefix: str, dtype: np.dtype):
         self.prefix = prefix
@@ -71,24 +75,38 @@ class ShardWriter:
             raise ValueError(f"dtype {self.dtype} has no Megatron code")
         self._tmp_bin, self._tmp_idx = temp_path_for(prefix + ".bin"), temp_path_for(prefix + ".idx")
         self._bin = open(self._tmp_bin, "wb")
-        self.lengths: list[int] = []
+        self._bin_sha = hashlib.sha256()
+        self._lengths: list[np.ndarray] = []
+        self.docs = 0
         self.tokens = 0
+        self.checksums: dict[str, str] = {}
+
+    def add(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
+        """Append documents given as their tokens back to back (in the shard's dtype) and their lengths."""
+        if tokens.dtype != self.dtype or not tokens.flags.c_contiguous:
+            raise ValueError(f"tokens must be a contiguous {self.dtype} array, got {tokens.dtype}")
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if int(lengths.sum()) != tokens.size:
+            raise ValueError(f"lengths sum to {int(lengths.sum())} but {tokens.size} tokens were given")
+        self._bin.write(tokens)
+        self._bin_sha.update(tokens)
+        self._lengths.append(lengths)
+        self.docs += len(lengths)
+        self.tokens += int(tokens.size)
 
     def add_many(self, docs: list) -> None:
-        """Append several documents (lists of ids) with one write."""
-        if not docs:
-            return
+        """Append several documents (sequences of ids) with one write."""
         lengths = [len(d) for d in docs]
         flat = np.fromiter(itertools.chain.from_iterable(docs), dtype=self.dtype, count=sum(lengths))
-        self._bin.write(flat.tobytes())
-        self.lengths.extend(lengths)
-        self.tokens += int(flat.size)
+        self.add(flat, np.asarray(lengths, dtype=np.int64))
 
     def commit(self) -> None:
         self._bin.close()
-        lengths = np.asarray(self.lengths, dtype=np.int64)
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        idx = index_bytes(lengths, self.dtype)
         with open(self._tmp_idx, "wb") as f:
-            f.write(index_bytes(lengths, self.dtype))
+            f.write(idx)
+        self.checksums = {"bin": self._bin_sha.hexdigest(), "idx": hashlib.sha256(idx).hexdigest()}
         os.replace(self._tmp_bin, self.prefix + ".bin")
         os.replace(self._tmp_idx, self.prefix + ".idx")
 

@@ -3,7 +3,8 @@
 A barrier stage. ``prepare`` runs one task per partition (in parallel with
 :class:`~jinglian.pipeline.dataops.RayOps`): the task loads the SentencePiece
 model once per worker, encodes the partition's documents in batches (with
-SentencePiece's own threads), and streams them into shard pairs
+SentencePiece's own threads; Arrow's UTF-8 bytes in, int32 buffers out: no
+``str`` decoded per document, no Python ``int`` per token), and streams them into shard pairs
 ``tokens/<source>/<split>/part-NNNNN[-k].{bin,idx}``, a new one each time
 ``shard_tokens`` is reached. Each document goes to ``valid`` or ``train`` by a
 hash of its id, so the split is the same on every run. A partition whose
@@ -25,6 +26,7 @@ from functools import partial
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian import documents as D
@@ -195,18 +197,24 @@ def tokenize_partition(table: pa.Table, index: int, plan: ShardPlan) -> pa.Table
     """Tokenize one partition into its shards; returns (_row, num_tokens) per active document."""
     table = D.active(table)
     ids = [str(i) for i in table[D.ID].to_pylist()]
-    texts = [t or "" for t in table[D.TEXT].to_pylist()]
     sources = table[D.SOURCE].to_pylist() if D.SOURCE in table.column_names else [None] * len(table)
-    streams = [(source_dir(s), "valid" if is_valid(i, plan.valid_ratio) else "train") for i, s in zip(ids, sources)]
+    dirs = {s: source_dir(s) for s in set(sources)}
+    streams = [(dirs[s], "valid" if is_valid(i, plan.valid_ratio) else "train") for i, s in zip(ids, sources)]
     fingerprint = _fingerprint(plan, table[D.TEXT], ids, streams)
     record_path = os.path.join(plan.records_dir, f"part-{index:05d}.json")
     counts = _resume(record_path, fingerprint, plan, streams)
     resumed = counts is not None
     if not resumed:
-        counts, shards = _write_partition(index, plan, texts, streams)
+        counts, shards = _write_partition(index, plan, _utf8(table[D.TEXT]), streams)
         write_json_atomic(record_path, {"fingerprint": fingerprint, "shards": shards})
-    out = pa.table({D.ROW: table[D.ROW], NUM_TOKENS: pa.array(counts, pa.int64())})
+    out = pa.table({D.ROW: table[D.ROW], NUM_TOKENS: pa.array(np.asarray(counts, np.int64))})
     return out.replace_schema_metadata({RESUMED_KEY: str(int(resumed))})
+
+
+def _utf8(text: pa.ChunkedArray) -> list[bytes]:
+    """Each text as UTF-8 bytes (null -> empty): a copy of Arrow's bytes, which SentencePiece
+    encodes exactly as it encodes the ``str`` (it works on UTF-8), without decoding them first."""
+    return pc.fill_null(text.cast(pa.large_binary()), b"").to_pylist()
 
 
 def _fingerprint(plan: ShardPlan, text: pa.ChunkedArray, ids, streams) -> str:
@@ -245,31 +253,42 @@ def _resume(record_path: str, fingerprint: str, plan: ShardPlan, streams) -> lis
         return None
 
 
-def _write_partition(index: int, plan: ShardPlan, texts, streams) -> tuple[list[int], list[dict]]:
+def _write_partition(index: int, plan: ShardPlan, texts: list[bytes], streams) -> tuple[np.ndarray, list[dict]]:
+    """Encode and write; returns each document's token count (EOD included) and the shard records."""
     for stale in glob.glob(os.path.join(plan.tokens_dir, "*", "*", f"part-{index:05d}[.-]*")):
         os.remove(stale)
     _, sp = load_tokenizer(plan.tokenizer_path)
+    dtype = np.dtype(plan.dtype)
+    eod = np.array([plan.eod_id], dtype) if plan.eod_id >= 0 else None
     writers: dict[tuple[str, str], _StreamWriter] = {}
-    counts: list[int] = []
+    counts: list[np.ndarray] = []
     try:
         for start in range(0, len(texts), plan.batch_size):
-            batch = sp.encode(texts[start : start + plan.batch_size], out_type=int, num_threads=plan.num_threads)
-            groups: dict[tuple[str, str], list] = {}
-            for ids, stream in zip(batch, streams[start : start + plan.batch_size]):
-                if plan.eod_id >= 0:
-                    ids.append(plan.eod_id)
-                counts.append(len(ids))
-                groups.setdefault(stream, []).append(ids)
-            for stream, docs in groups.items():
+            batch = sp.encode(texts[start : start + plan.batch_size], out_type="numpy", num_threads=plan.num_threads)
+            lengths = np.fromiter(map(len, batch), np.int64, len(batch)) + (eod is not None)
+            counts.append(lengths)
+            groups: dict[tuple[str, str], list[int]] = {}
+            for i, stream in enumerate(streams[start : start + plan.batch_size]):
+                groups.setdefault(stream, []).append(i)
+            for stream, members in groups.items():
                 if stream not in writers:
                     writers[stream] = _StreamWriter(plan, index, *stream)
-                writers[stream].add(docs)
+                writers[stream].add(_join([batch[i] for i in members], eod, dtype), lengths[members])
         shards = [s for w in writers.values() for s in w.close()]
     except BaseException:
         for w in writers.values():
             w.abort()
         raise
-    return counts, shards
+    return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), shards
+
+
+def _join(docs: list[np.ndarray], eod: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """The documents' ids back to back in the shard dtype, each followed by the EOD (if any).
+
+    The int32 ids fit ``dtype`` (it is chosen from the vocabulary size), so the cast loses nothing.
+    """
+    parts = docs if eod is None else [a for d in docs for a in (d, eod)]
+    return np.concatenate(parts, dtype=dtype, casting="unsafe") if parts else np.zeros(0, dtype)
 
 
 class _StreamWriter:
@@ -280,17 +299,20 @@ class _StreamWriter:
         self.writer: indexed.ShardWriter | None = None
         self.done: list[dict] = []
 
-    def add(self, docs: list) -> None:
-        while docs:
+    def add(self, tokens: np.ndarray, lengths: np.ndarray) -> None:
+        """Documents as their tokens back to back plus their lengths."""
+        while len(lengths):
             if self.writer is None:
                 rel = os.path.join(self.source, self.split, shard_name(self.part, len(self.done)))
                 self.writer = indexed.ShardWriter(os.path.join(self.plan.tokens_dir, rel), np.dtype(self.plan.dtype))
                 self.rel = rel
             room = self.plan.shard_tokens - self.writer.tokens
-            ends = np.cumsum([len(d) for d in docs])
-            take = int(np.searchsorted(ends, room)) + 1  # up to and including the doc that reaches `room`
-            self.writer.add_many(docs[:take])
-            docs = docs[take:]
+            ends = np.cumsum(lengths)
+            # up to and including the doc that reaches `room`
+            take = min(int(np.searchsorted(ends, room)) + 1, len(lengths))
+            used = int(ends[take - 1])
+            self.writer.add(tokens[:used], lengths[:take])
+            tokens, lengths = tokens[used:], lengths[take:]
             if self.writer.tokens >= self.plan.shard_tokens:
                 self._commit()
 
@@ -302,10 +324,10 @@ class _StreamWriter:
                 "prefix": self.rel,
                 "source": self.source,
                 "split": self.split,
-                "docs": len(w.lengths),
+                "docs": w.docs,
                 "tokens": w.tokens,
                 "dtype": self.plan.dtype,
-                "checksums": indexed.shard_checksums(w.prefix),
+                "checksums": w.checksums,
             }
         )
         self.writer = None
