@@ -9,11 +9,12 @@
    the dedup stage, and datasketch MinHashLSH (its default bands) + connected
    components without verification (text-dedup style).
 3. Peak memory per worker: the corpus replicated 1x/2x/4x (copies perturbed by
-   random character edits), input partitions of fixed size, fixed memory budget;
+   random character edits), input partitions of fixed size (``--per-part``; 0:
+   the whole corpus in one partition that grows with it), fixed memory budget;
    every map/shuffle task runs in a freshly forked process and reports its peak
    RSS minus that of an idle forked worker (the pages it shares with the driver).
 
-Run: python benchmarks/dedup.py [--throughput-docs N] [--sample N] [--memory-docs N]
+Run: python benchmarks/dedup.py [--throughput-docs N] [--sample N] [--memory-docs N] [--per-part N]
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def perturb(rng: random.Random, doc: str, rate: float) -> str:
 
 def memory(docs: list[str], factors: list[int], per_part: int, budget_mb: float) -> None:
     print(f"\n## peak memory per worker ({len(docs)} docs x factor, copies with 1% characters edited,"
-          f" {per_part} docs per input partition, memory_budget_mb={budget_mb})")
+          f" {per_part or 'all'} docs per input partition, memory_budget_mb={budget_mb})")
     text._tables()  # built in the driver, shared by the forked workers
     rng = random.Random(0)
     for factor in factors:
@@ -295,7 +296,7 @@ def memory(docs: list[str], factors: list[int], per_part: int, budget_mb: float)
         for _ in range(factor - 1):
             corpus += [perturb(rng, d, 0.01) for d in docs]
         with tempfile.TemporaryDirectory() as tmp:
-            rows = write_partitions(corpus, tmp, per_part)
+            rows = write_partitions(corpus, tmp, per_part or len(corpus))
             stage = DedupStage(DedupParams(memory_budget_mb=budget_mb),
                                RunContext(output_dir=tmp, work_dir=os.path.join(tmp, "work")))
             ops = ProcessOps(os.path.join(tmp, "work", "ops"))
@@ -321,6 +322,7 @@ def main() -> None:
     parser.add_argument("--memory-docs", type=int, default=600)
     parser.add_argument("--factors", default="1,2,4")
     parser.add_argument("--budget-mb", type=float, default=16)
+    parser.add_argument("--per-part", type=int, default=100, help="documents per input partition (0: all in one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma list of sections to skip: throughput,quality,memory")
     args = parser.parse_args()
@@ -334,7 +336,7 @@ def main() -> None:
         quality(docs, args.sample, args.seed, enriched=False)
         quality(docs, args.sample, args.seed, enriched=True)
     if "memory" not in skip:
-        memory(docs[: args.memory_docs], [int(f) for f in args.factors.split(",")], 100, args.budget_mb)
+        memory(docs[: args.memory_docs], [int(f) for f in args.factors.split(",")], args.per_part, args.budget_mb)
 
 
 if __name__ == "__main__":

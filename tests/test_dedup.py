@@ -298,3 +298,72 @@ def test_tiny_memory_budget_gives_the_same_verdicts(tmp_path):
 def test_no_input_partitions(tmp_path):
     verdicts, stats, _ = run_dedup(tmp_path, TableSet([]))
     assert verdicts == {} and stats["removed"] == {}
+
+
+# -- one big partition, read in record batches ------------------------------------------------
+
+
+class SmallBatchDedup(DedupStage):
+    """Every map and scatter reads its partition about 3 KB (a handful of documents) at a time."""
+
+    batch_bytes = 3000
+
+
+def test_many_small_batches_give_the_same_verdicts_as_one(tmp_path):
+    rng = random.Random(11)
+    nav, footer = "首页 | 新闻 | 体育 | 财经", "版权所有 © 2024 示例网"
+    family = [zh_doc(rng, 300)]
+    for _ in range(4):
+        family.append(edit(rng, family[-1], 4, HANZI))
+    texts = [f"{nav}\n{zh_doc(rng, 120)}\n{footer}" for _ in range(40)] + [en_doc(rng) for _ in range(20)]
+    texts += family + [family[1], family[3] + "！", "", texts[7]]
+    rng.shuffle(texts)
+    rows = write_parts(tmp_path, texts, per_part=len(texts))  # one partition
+    params = {"lines": True, "line_max_docs": 5}
+    outcomes = {}
+    for name, cls in (("one", DedupStage), ("many", SmallBatchDedup)):
+        work = tmp_path / name
+        stage = cls(DedupParams(**params), RunContext(output_dir=str(tmp_path), work_dir=str(work)))
+        stats = stage.prepare(rows, LocalOps(str(work / "ops")))
+        features = pq.ParquetFile(next((work / "ops").glob("*-features/part-00000.parquet")))
+        table = pq.read_table(rows.paths[0])
+        fresh = cls(DedupParams(**params), RunContext(output_dir=str(tmp_path), work_dir=str(work)))
+        # process() too, in batches of 7 rows: each batch reads only the verdict row groups of its rows
+        out = pa.concat_tables([apply_stage(fresh, table.slice(s, 7), StageCounts()) for s in range(0, len(table), 7)])
+        verdicts = pa.concat_tables(pq.read_table(p) for p in sorted((work / "verdicts").glob("*.parquet")))
+        outcomes[name] = (out.select([D.ID, D.TEXT, D.REASON, D.REASON_VALUE, D.DUPLICATE_OF]).to_pylist(),
+                          verdicts.sort_by(D.ROW).to_pylist(), stats["removed"], fresh.summary(),
+                          features.metadata.num_row_groups)
+    (docs, verdicts, removed, summary, groups), many = outcomes["one"], outcomes["many"]
+    assert many[:4] == (docs, verdicts, removed, summary)
+    assert groups == 1 and many[4] >= 10  # the features step really ran batch by batch
+    assert removed["dedup:exact"] >= 3 and removed["dedup:near"] >= 3 and summary["lines_removed"] >= 80
+    assert not [d for d in docs if d[D.REASON] is None and nav in d[D.TEXT]]  # boilerplate gone from kept docs
+
+
+def test_batch_may_end_with_empty_documents():
+    docs = ["今天天气很好我们去公园", "one two three four five six", "", ""]
+    hashes, offsets = text.shingle_hash_batch(docs, 5)
+    assert offsets.tolist()[-3:] == [offsets[2], offsets[2], offsets[2]]  # no shingles for the empty ones
+    for i, doc in enumerate(docs[:2]):
+        alone, _ = text.shingle_hash_batch([doc], 5)
+        assert hashes[offsets[i] : offsets[i + 1]].tolist() == alone.tolist()
+
+
+def test_batched_shuffle_gathers_the_same_buckets(tmp_path):
+    table = pa.table({"key": pa.array([i % 13 for i in range(500)], pa.int64()), "n": pa.array(range(500), pa.int64())})
+    paths = []
+    for k in range(2):
+        paths.append(str(tmp_path / f"in-{k}.parquet"))
+        write_atomic(table.slice(k * 250, 250), paths[-1])
+    inputs = TableSet(paths)
+    whole = LocalOps(str(tmp_path / "whole")).shuffle(inputs, "key", 4, _identity)
+    batched = LocalOps(str(tmp_path / "batched")).shuffle(inputs, "key", 4, _identity, batch_bytes=200)
+    assert [whole.read(b).to_pylist() for b in range(4)] == [batched.read(b).to_pylist() for b in range(4)]
+    mapped = LocalOps(str(tmp_path / "map")).map(inputs, _identity, batch_bytes=200)
+    assert pq.ParquetFile(mapped.paths[0]).metadata.num_row_groups >= 10
+    assert mapped.read_all().to_pylist() == table.to_pylist()
+
+
+def _identity(table: pa.Table, _index: int) -> pa.Table:
+    return table

@@ -10,7 +10,10 @@ operations, enough for deduplication, global statistics and joins:
 
 Every intermediate result is written to disk, so memory per worker is bounded
 by the size of one partition or bucket (choose ``num_partitions`` from a memory
-budget), never by the dataset. :class:`LocalOps` runs in-process (tests, tiny
+budget), never by the dataset. With ``batch_bytes`` a map and a shuffle's
+scatter read each partition in record batches of about that many bytes (``fn``
+of a map must then work row by row) and write as they go, so one partition's
+size no longer matters either. :class:`LocalOps` runs in-process (tests, tiny
 jobs); :class:`RayOps` runs each partition and bucket as a Ray task.
 ``fn`` must be picklable (a module-level function or a ``functools.partial``).
 """
@@ -21,7 +24,7 @@ import hashlib
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -51,10 +54,10 @@ class TableSet:
         return len(self.paths)
 
 
-def write_atomic(table: pa.Table, path: str) -> None:
+def write_atomic(table: pa.Table, path: str, row_group_size: int | None = None) -> None:
     """Write a Parquet file so that readers see all of it or nothing."""
     tmp = temp_path_for(path)
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, row_group_size=row_group_size)
     os.replace(tmp, path)
 
 
@@ -74,17 +77,74 @@ def _stable_hash(value) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
 
 
-def _map_one(path: str, index: int, fn: TableFn, out_path: str) -> str:
-    write_atomic(fn(pq.read_table(path), index), out_path)
+def read_batches(path: str, batch_bytes: float | None) -> Iterator[pa.Table]:
+    """A Parquet file as tables of about ``batch_bytes`` (uncompressed), at least one (maybe empty);
+    the whole file at once when ``batch_bytes`` is None."""
+    if batch_bytes is None:
+        yield pq.read_table(path)
+        return
+    # column chunks stream through a small buffer instead of being read (pre-buffered) whole; one
+    # decoding thread, as a task has one CPU
+    file = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    meta = file.metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    rows = max(1, int(batch_bytes * meta.num_rows / max(1, size)))
+    empty = True
+    for batch in file.iter_batches(batch_size=rows, use_threads=False):
+        empty = False
+        yield pa.Table.from_batches([batch])
+    if empty:
+        yield file.schema_arrow.empty_table()
+
+
+def _map_one(path: str, index: int, fn: TableFn, out_path: str, batch_bytes: float | None = None) -> str:
+    if batch_bytes is None:
+        write_atomic(fn(pq.read_table(path), index), out_path)
+        return out_path
+    tmp = temp_path_for(out_path)
+    writer = None
+    try:
+        for table in read_batches(path, batch_bytes):
+            out = fn(table, index)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, out.schema)
+            writer.write_table(out if out.schema.equals(writer.schema) else out.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    os.replace(tmp, out_path)
     return out_path
 
 
-def _scatter_one(path: str, index: int, key: str, num_partitions: int, out_dir: str) -> None:
-    table = pq.read_table(path)
-    buckets = bucket_of(table[key], num_partitions) if len(table) else np.zeros(0, np.int64)
-    for b in range(num_partitions):
-        part = table.filter(pa.array(buckets == b))
-        write_atomic(part, os.path.join(out_dir, f"bucket-{b:05d}", f"from-{index:05d}.parquet"))
+def _scatter_one(path: str, index: int, key: str, num_partitions: int, out_dir: str,
+                 batch_bytes: float | None = None) -> None:
+    """Every bucket gets ``from-<index>-<chunk>.parquet`` files (at least one, maybe empty): the
+    rows of the input in order, flushed whenever about ``batch_bytes`` are buffered."""
+    pieces: list[list[pa.Table]] = [[] for _ in range(num_partitions)]
+    written = [0] * num_partitions
+    buffered = 0
+    schema = None
+
+    def flush(final: bool) -> None:
+        for b in range(num_partitions):
+            if pieces[b] or (final and not written[b]):
+                table = pa.concat_tables(pieces[b]) if pieces[b] else schema.empty_table()
+                name = f"from-{index:05d}-{written[b]:05d}.parquet"
+                write_atomic(table, os.path.join(out_dir, f"bucket-{b:05d}", name))
+                written[b] += 1
+                pieces[b] = []
+
+    for table in read_batches(path, batch_bytes):
+        schema = table.schema
+        buckets = bucket_of(table[key], num_partitions) if len(table) else np.zeros(0, np.int64)
+        for b in np.unique(buckets).tolist():
+            piece = table.filter(pa.array(buckets == b))
+            pieces[b].append(piece)
+            buffered += piece.nbytes
+        if batch_bytes is not None and buffered >= batch_bytes:
+            flush(final=False)
+            buffered = 0
+    flush(final=True)
 
 
 def _gather_one(bucket_dir: str, bucket: int, fn: TableFn, out_path: str) -> str:
@@ -110,17 +170,20 @@ class DataOps:
         os.makedirs(path)
         return path
 
-    def map(self, inputs: TableSet, fn: TableFn, name: str = "map") -> TableSet:
+    def map(self, inputs: TableSet, fn: TableFn, name: str = "map", batch_bytes: float | None = None) -> TableSet:
         out_dir = self._new_dir(name)
         calls = [
-            (_map_one, (p, i, fn, os.path.join(out_dir, f"part-{i:05d}.parquet"))) for i, p in enumerate(inputs.paths)
+            (_map_one, (p, i, fn, os.path.join(out_dir, f"part-{i:05d}.parquet"), batch_bytes))
+            for i, p in enumerate(inputs.paths)
         ]
         return TableSet(self._run_all(calls))
 
-    def shuffle(self, inputs: TableSet, key: str, num_partitions: int, fn: TableFn, name: str = "shuffle") -> TableSet:
+    def shuffle(self, inputs: TableSet, key: str, num_partitions: int, fn: TableFn, name: str = "shuffle",
+                batch_bytes: float | None = None) -> TableSet:
         out_dir = self._new_dir(name)
         scatter_dir = os.path.join(out_dir, "scatter")
-        self._run_all([(_scatter_one, (p, i, key, num_partitions, scatter_dir)) for i, p in enumerate(inputs.paths)])
+        self._run_all([(_scatter_one, (p, i, key, num_partitions, scatter_dir, batch_bytes))
+                       for i, p in enumerate(inputs.paths)])
         calls = []
         for b in range(num_partitions):
             bucket_dir = os.path.join(scatter_dir, f"bucket-{b:05d}")

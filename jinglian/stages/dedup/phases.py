@@ -1,8 +1,10 @@
 """The per-partition and per-bucket functions of the dedup plan (module level: Ray pickles them).
 
 Each takes ``(table, index)`` and returns a table, as :class:`DataOps` wants.
-Tables that meet in one shuffle (a join) share the key column and are told
-apart by which columns are non-null.
+The map functions work row by row: the stage streams every partition through
+them in record batches, and any split gives the same rows. Tables that meet in
+one shuffle (a join) share the key column and are told apart by which columns
+are non-null.
 """
 
 from __future__ import annotations
@@ -380,8 +382,17 @@ def frequent_lines(table: pa.Table, _bucket: int, max_docs: int) -> pa.Table:
     return table.filter(pc.is_in(table["lkey"], value_set=frequent))
 
 
+ROW_CHUNK_BITS = 13  # the verdicts of 8192 consecutive rows of a partition go to one bucket
+
+
+def with_row_chunk(table: pa.Table, _index: int) -> pa.Table:
+    """Verdict rows -> the same with ``chunk``: their ``_row`` without its low bits (the final shuffle's key)."""
+    return table.append_column("chunk", pc.shift_right(pc.cast(table[D.ROW], pa.int64()), ROW_CHUNK_BITS))
+
+
 def assemble(table: pa.Table, _bucket: int) -> pa.Table:
-    """Final bucket (by partition): one row per document with its verdict and/or the lines it loses."""
+    """Final bucket (chunks of consecutive rows): one row per document with its verdict and/or the lines it
+    loses, sorted by ``_row``, so by partition and, inside one, in row order."""
     out_schema = pa.schema([*VERDICT_SCHEMA][:5] + [("drop_lines", pa.list_(pa.int64()))])
     if len(table) == 0 or D.REASON not in table.column_names and "lkey" not in table.column_names:
         return out_schema.empty_table()
@@ -401,4 +412,4 @@ def assemble(table: pa.Table, _bucket: int) -> pa.Table:
     verdicts = verdicts.append_column("drop_lines", pc.take(drops["drop_lines"], at))
     lines_only = drops.filter(pc.invert(pc.is_in(drops[D.ROW], value_set=verdicts[D.ROW])))
     joined = pa.concat_tables([verdicts, lines_only], promote_options="permissive")
-    return joined.select(out_schema.names).cast(out_schema)
+    return joined.select(out_schema.names).cast(out_schema).sort_by(D.ROW)

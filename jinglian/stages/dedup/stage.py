@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -22,9 +24,12 @@ from jinglian.stages.dedup import phases, text
 from jinglian.stages.dedup.components import connected_components
 from jinglian.stages.dedup.minhash import optimal_bands
 
-# How many times its input size a bucket of each phase may need in memory (see the package docstring).
-_EXPANSION = {"exact": 3.0, "bands": 4.0, "verify": 5.0, "cc": 4.0, "label": 2.0, "greedy": 3.0, "lines": 3.0}
+# How many times its input size a bucket of each phase may need in memory (see the package docstring);
+# "batch": a record batch of a map step or a scatter (features makes the most working copies).
+_EXPANSION = {"exact": 3.0, "bands": 4.0, "verify": 5.0, "cc": 4.0, "label": 2.0, "greedy": 3.0, "lines": 3.0,
+              "verdicts": 3.0, "batch": 8.0}
 _MAX_PARTITIONS = 4096
+_VERDICT_ROW_GROUP = 8192  # rows per row group of a verdict file: what process() reads for one batch
 
 
 @dataclass
@@ -62,7 +67,8 @@ class DedupStage(BarrierStage):
             raise ValueError("dedup bands and rows are set together (or neither)")
         if p.bands is not None and p.bands * p.rows > p.num_perm:
             raise ValueError(f"dedup bands * rows ({p.bands * p.rows}) exceeds num_perm ({p.num_perm})")
-        self._cache: tuple[int, dict] | None = None
+        self._cache: tuple[tuple, pa.Table | None] | None = None  # the verdict row groups last read
+        self._groups: tuple[int, list] | None = None  # the last partition's verdict row groups
         self._lines_removed = 0
         self._chars_removed = 0
 
@@ -81,6 +87,11 @@ class DedupStage(BarrierStage):
             recheck_limit=p.recheck_limit,
         )
 
+    @property
+    def batch_bytes(self) -> float:
+        """Bytes of a partition that a map step or a scatter reads at once: its copies fit the budget."""
+        return self.params.memory_budget_mb * 2**20 / _EXPANSION["batch"]
+
     def partitions(self, tables: list[TableSet], phase: str, extra_bytes: float = 0) -> int:
         """Buckets so that one bucket's share of ``tables`` (plus ``extra_bytes`` the phase will
         produce) times the phase's expansion fits the budget."""
@@ -94,10 +105,12 @@ class DedupStage(BarrierStage):
         cfg = self.config()
         stats: dict = {"bands": cfg.bands, "rows": cfg.rows, "partitions": {}}
         if len(rows) == 0:
-            self._write_verdicts([], ops, stats, 0)
+            self._write_verdicts([], ops, stats)
             return stats
         verdict_sets: list[TableSet] = []
         docs = None
+        # Every map and scatter streams its partition in record batches (row by row functions only).
+        ops = _Batched(ops, self.batch_bytes)
         if cfg.exact or cfg.minhash:
             docs = ops.map(rows, partial(phases.features, cfg=cfg), name="features")
         if cfg.exact:
@@ -109,7 +122,7 @@ class DedupStage(BarrierStage):
             verdict_sets.append(self._near(docs, ops, cfg, stats))
         if cfg.lines:
             verdict_sets.append(self._lines(rows, ops, stats))
-        self._write_verdicts(verdict_sets, ops, stats, len(rows))
+        self._write_verdicts(verdict_sets, ops, stats)
         return stats
 
     def _near(self, docs: TableSet, ops: DataOps, cfg: phases.Config, stats: dict) -> TableSet:
@@ -159,7 +172,7 @@ class DedupStage(BarrierStage):
         stats["line_chars_to_remove"] = chars
         return frequent
 
-    def _write_verdicts(self, verdict_sets: list[TableSet], ops: DataOps, stats: dict, num_input_parts: int) -> None:
+    def _write_verdicts(self, verdict_sets: list[TableSet], ops: DataOps, stats: dict) -> None:
         histogram: dict[str, int] = {}
         clusters = {"exact": 0, "near": 0}
         for ts in verdict_sets:
@@ -175,22 +188,25 @@ class DedupStage(BarrierStage):
         stats["cluster_sizes"] = dict(sorted(histogram.items(), key=lambda kv: int(kv[0].split("-")[0])))
         shutil.rmtree(self.verdict_dir, ignore_errors=True)
         os.makedirs(self.verdict_dir)
-        n = max(1, num_input_parts)
-        inputs = TableSet([p for ts in verdict_sets for p in ts.paths])
+        inputs = TableSet([p for ts in verdict_sets for p in ops.map(ts, phases.with_row_chunk, name="chunks").paths])
+        final = TableSet([])  # stays empty when nothing reached the stage
         if len(inputs):
-            final = ops.shuffle(inputs, D.PART, n, phases.assemble, name="verdicts")
-        else:  # nothing reached the stage
-            final = TableSet([])
+            # By chunks of consecutive rows, not by input partition: the budget bounds a bucket, not the
+            # largest partition, and a batch that process() gets finds its verdicts in one or two row groups.
+            n = stats["partitions"]["verdicts"] = self.partitions([inputs], "verdicts")
+            final = ops.shuffle(inputs, "chunk", n, phases.assemble, name="verdicts")
         removed: dict[str, dict[str, int]] = {}
-        for path in final.paths:  # one bucket at a time, split into one file per input partition
+        for path in final.paths:  # one bucket at a time (sorted by _row), split into one file per input partition
             table = pq.read_table(path)
+            bucket = os.path.basename(path).removesuffix(".parquet").removeprefix("part-")
             for part in pc.unique(table[D.PART]).to_pylist():
                 rows = table.filter(pc.equal(table[D.PART], part))
-                write_atomic(rows, os.path.join(self.verdict_dir, f"part-{part:05d}.parquet"))
-                for reason in rows[D.REASON].to_pylist():
+                write_atomic(rows, os.path.join(self.verdict_dir, f"part-{part:05d}-{bucket}.parquet"),
+                             row_group_size=_VERDICT_ROW_GROUP)
+                for reason, count in Counter(rows[D.REASON].to_pylist()).items():
                     if reason is not None:
                         per = removed.setdefault(reason, {})
-                        per[str(part)] = per.get(str(part), 0) + 1
+                        per[str(part)] = per.get(str(part), 0) + count
         stats["removed"] = {reason: sum(per.values()) for reason, per in removed.items()}
         stats["removed_per_part"] = removed
         with open(os.path.join(self.verdict_dir, "done.json"), "w", encoding="utf-8") as f:
@@ -198,25 +214,44 @@ class DedupStage(BarrierStage):
 
     # -- per partition -------------------------------------------------------------------------
 
-    def _verdicts_of(self, part: int) -> dict:
-        """{_row: (reason, value, duplicate_of, lines to drop)} of one partition (the last one is cached)."""
-        if self._cache is not None and self._cache[0] == part:
-            return self._cache[1]
+    def _verdict_groups(self, part: int) -> list[tuple[str, int, int, int]]:
+        """(file, row group, first _row, last _row) of one partition's verdict files (the last part's are cached)."""
+        if self._groups is not None and self._groups[0] == part:
+            return self._groups[1]
         if not os.path.exists(os.path.join(self.verdict_dir, "done.json")):
             raise RuntimeError(f"dedup verdicts missing in {self.verdict_dir}: prepare() has not run")
-        path = os.path.join(self.verdict_dir, f"part-{part:05d}.parquet")
-        lookup = {}
-        if os.path.exists(path):  # a partition without duplicates or boilerplate has no file
-            table = pq.read_table(path)
-            lookup = {
-                row: (reason, value, dup, lines)
-                for row, reason, value, dup, lines in zip(
-                    table[D.ROW].to_pylist(), table[D.REASON].to_pylist(), table[D.REASON_VALUE].to_pylist(),
-                    table[D.DUPLICATE_OF].to_pylist(), table["drop_lines"].to_pylist(),
-                )
-            }
-        self._cache = (part, lookup)
-        return lookup
+        groups = []
+        # a partition without duplicates or boilerplate has no file
+        for path in sorted(glob.glob(os.path.join(self.verdict_dir, f"part-{part:05d}-*.parquet"))):
+            meta = pq.ParquetFile(path).metadata
+            column = [meta.schema.column(c).path for c in range(meta.num_columns)].index(D.ROW)
+            for i in range(meta.num_row_groups):
+                st = meta.row_group(i).column(column).statistics
+                lo, hi = (st.min, st.max) if st is not None and st.has_min_max else (-(1 << 63), (1 << 63) - 1)
+                groups.append((path, i, lo, hi))
+        self._groups = (part, groups)
+        return groups
+
+    def _verdicts_of(self, part: int, lo: int, hi: int) -> dict:
+        """{_row: (reason, value, duplicate_of, lines to drop)} for the rows ``lo..hi`` of one partition.
+
+        Only the row groups whose ``_row`` range meets ``lo..hi`` are read (verdict files are sorted by
+        ``_row``), so a batch costs about a row group, whatever the size of the partition."""
+        wanted = tuple((path, i) for path, i, first, last in self._verdict_groups(part) if first <= hi and last >= lo)
+        if self._cache is None or self._cache[0] != (part, wanted):  # consecutive batches share row groups
+            tables = [pq.ParquetFile(path).read_row_group(i) for path, i in wanted]
+            self._cache = ((part, wanted), pa.concat_tables(tables) if tables else None)
+        table = self._cache[1]
+        if table is None:
+            return {}
+        table = table.filter(pc.and_(pc.greater_equal(table[D.ROW], lo), pc.less_equal(table[D.ROW], hi)))
+        return {
+            row: (reason, value, dup, lines)
+            for row, reason, value, dup, lines in zip(
+                table[D.ROW].to_pylist(), table[D.REASON].to_pylist(), table[D.REASON_VALUE].to_pylist(),
+                table[D.DUPLICATE_OF].to_pylist(), table["drop_lines"].to_pylist(),
+            )
+        }
 
     def process(self, batch: pa.Table) -> pa.Table:
         n = len(batch)
@@ -224,9 +259,15 @@ class DedupStage(BarrierStage):
         values: list = [None] * n
         dups: list = [None] * n
         texts = batch[D.TEXT].to_pylist()
+        parts, rows = batch[D.PART].to_pylist(), batch[D.ROW].to_pylist()
+        spans: dict[int, tuple[int, int]] = {}  # the range of rows this batch has of each partition
+        for part, row in zip(parts, rows):
+            lo, hi = spans.get(part, (row, row))
+            spans[part] = (min(lo, row), max(hi, row))
+        lookups = {part: self._verdicts_of(part, lo, hi) for part, (lo, hi) in spans.items()}
         edited = False
-        for i, (part, row) in enumerate(zip(batch[D.PART].to_pylist(), batch[D.ROW].to_pylist())):
-            verdict = self._verdicts_of(part).get(row)
+        for i, (part, row) in enumerate(zip(parts, rows)):
+            verdict = lookups[part].get(row)
             if verdict is None:
                 continue
             reasons[i], values[i], dups[i], drop = verdict
@@ -272,3 +313,17 @@ def _size_bin(size: int) -> str:
 def _uncompressed(path: str) -> int:
     meta = pq.ParquetFile(path).metadata
     return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+
+
+class _Batched:
+    """``ops`` whose maps and scatters read each partition in record batches of ``batch_bytes``."""
+
+    def __init__(self, ops: DataOps, batch_bytes: float):
+        self.ops = ops
+        self.batch_bytes = batch_bytes
+
+    def map(self, inputs: TableSet, fn, name: str = "map") -> TableSet:
+        return self.ops.map(inputs, fn, name=name, batch_bytes=self.batch_bytes)
+
+    def shuffle(self, inputs: TableSet, key: str, num_partitions: int, fn, name: str = "shuffle") -> TableSet:
+        return self.ops.shuffle(inputs, key, num_partitions, fn, name=name, batch_bytes=self.batch_bytes)

@@ -199,8 +199,9 @@ def shingle_hash_batch(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray
     sums = np.add.reduceat(mixed, first_char, dtype=np.uint32) if len(first_char) else np.zeros(0, np.uint32)
     th = fmix32(sums ^ tok_len)
     # Tokens per document, shingles per document.
-    ntok = np.add.reduceat(starts_mask, doc_start).astype(np.int64) if len(cps) else np.zeros(len(texts), np.int64)
-    ntok[lengths == 0] = 0
+    # (a running sum, not reduceat: that fails on empty documents at the end of the batch)
+    tok_csum = np.concatenate([[0], np.cumsum(starts_mask, dtype=np.int64)])
+    ntok = tok_csum[doc_start + lengths] - tok_csum[doc_start]
     tok_off = np.concatenate([[0], np.cumsum(ntok)]).astype(np.int64)
     nsh = np.where(ntok >= n, ntok - n + 1, np.minimum(ntok, 1))
     sh_off = np.concatenate([[0], np.cumsum(nsh)]).astype(np.int64)
