@@ -10,8 +10,12 @@ is accounted for.
 
 With ``max_depth > 0`` the links of fetched HTML pages are followed breadth
 first, within ``follow_domains`` (default: the seeds' hosts); each discovered
-page is appended as a new row. URLs are normalised and fetched once per worker
-(a repeat is rejected as ``crawl:duplicate_url``).
+page is appended as a new row. URLs are normalised and fetched once per run,
+whichever worker reaches them first: every worker claims its URLs from the
+run-wide frontier (:mod:`~jinglian.stages.crawl.frontier`, which also spaces
+requests to a host across workers), and a seed or link another row already
+owns is rejected as ``crawl:duplicate_url`` with ``duplicate_of`` naming that
+row's id. Links this worker has already handled are not appended again.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.crawl.fetch import FetchConfig, Fetcher, FetchResult
+from jinglian.stages.crawl.frontier import NO_PART, open_frontier, write_journal
 from jinglian.stages.crawl.politeness import HostGates
 from jinglian.stages.crawl.safety import AddressPolicy
 from jinglian.stages.crawl.urls import extract_links, normalize_url
@@ -44,8 +49,8 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 class CrawlParams:
     user_agent: str = "jinglian-crawler/0.1"  # sent with every request and matched against robots.txt
     concurrency: int = 8  # fetching threads per worker
-    per_host_concurrency: int = 2  # requests in flight to one host
-    min_delay_s: float = 1.0  # between request starts to one host (robots.txt Crawl-delay can raise it)
+    per_host_concurrency: int = 2  # requests in flight to one host, per worker
+    min_delay_s: float = 1.0  # between request starts to one host, run-wide (robots.txt Crawl-delay can raise it)
     timeout_s: float = 10.0  # connect / per-read socket timeout
     total_timeout_s: float = 30.0  # a whole response must arrive within this
     retries: int = 2  # extra attempts after a 429 or 5xx
@@ -92,13 +97,16 @@ class CrawlStage(Stage):
             content_types=list(p.content_types),
         )
         policy = AddressPolicy(p.allow_private, p.allow_networks)
-        self.fetcher = Fetcher(config, policy, HostGates(p.per_host_concurrency, p.min_delay_s))
-        self._seen: dict[str, str] = {}  # normalised URL -> id of the row that fetched it
+        self.frontier = open_frontier(self.context.work_dir)
+        self.fetcher = Fetcher(config, policy, HostGates(p.per_host_concurrency, p.min_delay_s, self.frontier.reserve))
+        self._attempt = uuid.uuid4().hex  # this worker's claims; a partition redone elsewhere takes them over
+        self._known: dict[str, tuple[int | None, str]] = {}  # URL -> (part if this worker owns it, owner row id)
+        self._owned: dict[int, dict[str, str]] = {}  # part -> {URL: row id} owned, journaled when the part is done
         self._fetched = 0
         self._appended: dict[int, int] = {}  # partition -> rows appended so far (for their row keys)
         self._warc = None
         self._warc_lock = threading.Lock()
-        self._stats = {"fetched": 0, "followed_links": 0, "warc_records": 0}
+        self._stats = {"fetched": 0, "followed_links": 0, "warc_records": 0, "claimed_elsewhere": 0}
 
     # -- WARC output --------------------------------------------------------------------------
     def _write_warc(self, result: FetchResult) -> None:
@@ -121,33 +129,67 @@ class CrawlStage(Stage):
         n = len(batch)
         seeds = batch["url"].to_pylist() if "url" in batch.column_names else [None] * n
         ids = batch[D.ID].to_pylist()
+        parts = batch[D.PART].to_pylist() if D.PART in batch.column_names else [None] * n
         domains = {d.lower() for d in self.params.follow_domains} or {
             (urlsplit(u).hostname or "").lower() for u in map(normalize_url, filter(None, seeds)) if u
         }
         # one entry per output row; appended rows (followed links) carry their seed's index as parent
-        rows: list[dict] = [{"url": u, "depth": 0, "parent": i, "id": ids[i]} for i, u in enumerate(seeds)]
+        rows: list[dict] = [
+            {"url": u, "depth": 0, "parent": i, "id": ids[i], "part": NO_PART if parts[i] is None else parts[i]}
+            for i, u in enumerate(seeds)
+        ]
         level = list(range(n))
         results: dict[int, FetchResult | str] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.params.concurrency)) as pool:
             while level:
-                to_fetch = []
-                for r in level:
-                    url = normalize_url(rows[r]["url"] or "")
-                    if url is None:
-                        results[r] = FetchResult(url=rows[r]["url"] or "", reason="crawl:bad_url")
-                    elif url in self._seen:
-                        results[r] = self._seen[url]  # id of the row that fetched it
-                    elif self._fetched >= self.params.max_pages:
-                        results[r] = FetchResult(url=url, reason="crawl:max_pages", value=float(self.params.max_pages))
-                    else:
-                        self._seen[url] = rows[r]["id"]
-                        self._fetched += 1
-                        to_fetch.append((r, url))
+                to_fetch = self._claim(rows, level, results)
                 for (r, _), result in zip(to_fetch, pool.map(lambda item: self._fetch(item[1]), to_fetch)):
                     results[r] = result
                     self._stats["fetched"] += 1
                 level = self._follow(rows, [r for r, _ in to_fetch], results, domains)
         return self._table(batch, rows, results)
+
+    def _claim(self, rows: list[dict], level: list[int], results: dict) -> list[tuple[int, str]]:
+        """Settle every row of ``level`` that must not be fetched; claim the rest in one frontier call.
+
+        Returns ``(row index, normalised URL)`` of the rows this worker fetches;
+        a row whose URL another row owns gets that row's id as its result.
+        """
+        asks: list[tuple[int, str]] = []
+        asked: dict[str, list[int]] = {}  # URL -> the row of this level asking for it, then rows with the same URL
+        for r in level:
+            row = rows[r]
+            url = normalize_url(row["url"] or "")
+            known = self._known.get(url) if url else None
+            if url is None:
+                results[r] = FetchResult(url=row["url"] or "", reason="crawl:bad_url")
+            elif known is not None and known != (row["part"], row["id"]):  # the same row again is a redo
+                results[r] = known[1]
+            elif url in asked:
+                asked[url].append(r)
+            elif self._fetched + len(asks) >= self.params.max_pages:  # unclaimed: another worker may still fetch it
+                results[r] = FetchResult(url=url, reason="crawl:max_pages", value=float(self.params.max_pages))
+            else:
+                asked[url] = [r]
+                asks.append((r, url))
+        owners = self.frontier.claim(self._attempt, [(url, rows[r]["part"], rows[r]["id"]) for r, url in asks])
+        to_fetch = []
+        for (r, url), owner in zip(asks, owners):
+            row = rows[r]
+            if owner is None:
+                self._known[url] = (row["part"], row["id"])
+                self._owned.setdefault(row["part"], {})[url] = row["id"]
+                self._fetched += 1
+                to_fetch.append((r, url))
+            else:
+                self._known[url] = (None, owner)
+                results[r] = owner
+                self._stats["claimed_elsewhere"] += 1
+                if row["depth"]:  # a followed link's id is its URL's: this row must not take the owner's
+                    row["id"] = _doc_id(f"{url}\0{row['part']}")
+            for follower in asked[url][1:]:
+                results[follower] = owner or row["id"]
+        return to_fetch
 
     def _follow(self, rows: list[dict], fetched: list[int], results: dict, domains: set[str]) -> list[int]:
         """Append rows for the links of the pages just fetched; returns their indices."""
@@ -161,10 +203,10 @@ class CrawlStage(Stage):
             if mime not in HTML_TYPES:
                 continue
             for link in extract_links(result.body, result.url):
-                if link in self._seen or link in queued or not _in_domains(link, domains):
+                if link in self._known or link in queued or not _in_domains(link, domains):
                     continue
                 queued.add(link)
-                rows.append({"url": link, "depth": rows[r]["depth"] + 1, "parent": rows[r]["parent"], "id": _doc_id(link)})
+                rows.append({"url": link, "depth": rows[r]["depth"] + 1, "parent": rows[r]["parent"], "id": _doc_id(link), "part": rows[r]["part"]})
                 new.append(len(rows) - 1)
                 self._stats["followed_links"] += 1
         return new
@@ -240,6 +282,11 @@ class CrawlStage(Stage):
         return out
 
     def summary(self) -> dict:
+        """Also journals the URLs owned by the partitions just finished (called once each is committed)."""
+        for part, owned in getattr(self, "_owned", {}).items():
+            if part != NO_PART:
+                write_journal(self.context.work_dir, part, owned)
+        self._owned = {}
         out = dict(getattr(self, "_stats", {}))
         self._stats = {k: 0 for k in out}
         return out
