@@ -9,12 +9,21 @@ process. (b): ``jinglian run`` of the same stage over the same files with 2
 workers (Ray started before timing; actor start-up is timed). Prints docs/s of
 each and the ratio.
 
+``--fixed-cost N`` measures instead what a run pays whatever its size: a tiny
+job (normalize | dedup barrier | pii: two segments) run N times, alternating
+the executor's Ray Data map with a prototype that runs each segment on a plain
+Ray actor pool (same ``SegmentRunner``, one partition per call, actors restart
+and retry their call after a crash); prints wall seconds per step and checks
+that both write byte-identical ``docs/``.
+
     python benchmarks/engine.py [--files 16] [--docs 1500]
+    python benchmarks/engine.py --fixed-cost 3
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -29,8 +38,10 @@ from common import print_machine  # noqa: E402
 
 from jinglian import documents as D  # noqa: E402
 from jinglian.demo.corpus import generate_documents  # noqa: E402
+from jinglian.pipeline import executor  # noqa: E402
 from jinglian.pipeline.executor import RunOptions, run_job  # noqa: E402
 from jinglian.pipeline.job import load_job  # noqa: E402
+from jinglian.pipeline.partition import SegmentRunner  # noqa: E402
 from jinglian.stages.filter import FilterParams, FilterStage  # noqa: E402
 
 STAGE = {"filter": {}}
@@ -67,12 +78,109 @@ def plain_loop(paths: list[str], out_dir: str, batch_size: int = 256) -> int:
     return total
 
 
+class _PoolWorker:
+    """Prototype actor: the segment's stages built once, one partition per call."""
+
+    def __init__(self, plan):
+        self.runner = SegmentRunner(plan, [executor._stage_cls(name) for name, _ in plan.stages])
+
+    def run(self, task):
+        return self.runner.run(task)
+
+
+def _pool_results(plan, tasks, options):
+    """Prototype of ``executor._ray_results`` without Ray Data: a fixed pool, a new call as each one returns."""
+    import ray
+
+    cpus = max([executor._stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
+    workers = executor.pool_size(cpus, ray.cluster_resources().get("CPU", 1), options.workers, len(tasks))
+    cls = ray.remote(num_cpus=cpus, max_restarts=-1, max_task_retries=-1)(_PoolWorker)
+    actors = [cls.remote(plan) for _ in range(workers)]
+    queue = list(tasks)
+    pending = {actor.run.remote(queue.pop(0)): actor for actor in actors}
+    try:
+        while pending:
+            [ref], _ = ray.wait(list(pending), num_returns=1)
+            actor = pending.pop(ref)
+            if queue:
+                pending[actor.run.remote(queue.pop(0))] = actor
+            yield ray.get(ref)
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+
+
+def _timed(name, fn, steps):
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            steps.append((name, time.perf_counter() - start))
+    return timed
+
+
+def fixed_cost_run(tmp: str, label: str, results) -> tuple[list, str]:
+    """One run of the tiny job in a fresh Ray: [(step, wall s)], and a digest of docs/."""
+    import ray
+
+    write_inputs(tmp, 4, 50)
+    out = os.path.join(tmp, f"out-{label}")
+    job_path = os.path.join(tmp, "fixed.yaml")
+    with open(job_path, "w") as f:
+        json.dump({"name": "fixed", "output": out, "input": [{"path": os.path.join(tmp, "in-*.jsonl"), "format": "jsonl"}],
+                   "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+    steps: list = []
+    patched = {"_start_ray": executor._start_ray, "_run_segment": executor._run_segment,
+               "_run_barrier": executor._run_barrier, "_ray_results": executor._ray_results}
+    executor._start_ray = _timed("ray.init", patched["_start_ray"], steps)
+    executor._run_segment = _timed("segment", patched["_run_segment"], steps)
+    executor._run_barrier = _timed("barrier", patched["_run_barrier"], steps)
+    executor._ray_results = results
+    start = time.perf_counter()
+    try:
+        run_job(load_job(job_path), RunOptions(workers=2, quiet=True, overwrite=True))
+    finally:
+        for name, fn in patched.items():
+            setattr(executor, name, fn)
+    steps.append(("run_job (incl. shutdown)", time.perf_counter() - start))
+    assert not ray.is_initialized()
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(os.path.join(out, "docs"))):
+        with open(os.path.join(out, "docs", name), "rb") as f:
+            digest.update(f.read())
+    return steps, digest.hexdigest()
+
+
+def fixed_cost(repeats: int) -> None:
+    variants = {"ray-data map": executor._ray_results, "plain actor pool": _pool_results}
+    figures: dict = {name: [] for name in variants}
+    digests = set()
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            for name, results in variants.items():  # alternate, so both see the same machine load
+                steps, digest = fixed_cost_run(tmp, name.replace(" ", "-"), results)
+                figures[name].append(steps)
+                digests.add(digest)
+    print("tiny job: 4 files x 50 docs, normalize | dedup (barrier) | pii, 2 workers; wall s per run")
+    for name, runs in figures.items():
+        print(f"{name}:")
+        for i, step in enumerate(runs[0]):
+            values = [run[i][1] for run in runs]
+            print(f"  {step[0]:<26} {' '.join(f'{v:5.2f}' for v in values)}   (min {min(values):.2f}, max {max(values):.2f})")
+    print(f"docs/ byte-identical across all runs: {len(digests) == 1}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--docs", type=int, default=1500, help="documents per file")
+    parser.add_argument("--fixed-cost", type=int, default=0, metavar="N", help="measure the fixed cost instead, N runs each")
     args = parser.parse_args()
     print_machine()
+    if args.fixed_cost:
+        fixed_cost(args.fixed_cost)
+        return
     import ray
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,7 @@ import pytest
 
 from jinglian import documents as D
 from jinglian.pipeline.dataops import TableSet
-from jinglian.pipeline.executor import RunOptions, run_job
+from jinglian.pipeline.executor import RunOptions, pool_size, run_job
 from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages import STAGES
 from jinglian.stages.base import BarrierStage, Stage, StageCounts, apply_stage
@@ -191,3 +191,11 @@ def test_ray_run_matches_local_run_byte_for_byte(inputs, ray_local):
         for f in local:
             assert (inputs / "local" / sub / f).read_bytes() == (inputs / "ray" / sub / f).read_bytes(), f
     assert stats["partitions"] == 5
+
+
+
+def test_a_segment_starts_no_more_workers_than_partitions():
+    assert pool_size(cpus_per_worker=1.0, cluster_cpus=2, requested=4, partitions=1) == 1
+    assert pool_size(cpus_per_worker=1.0, cluster_cpus=2, requested=None, partitions=5) == 2  # default: what fits
+    assert pool_size(cpus_per_worker=0.5, cluster_cpus=2, requested=None, partitions=3) == 3
+    assert pool_size(cpus_per_worker=4.0, cluster_cpus=2, requested=None, partitions=3) == 1  # never zero

@@ -252,12 +252,20 @@ class _SegmentActor:
         return {"result": results}
 
 
+def pool_size(cpus_per_worker: float, cluster_cpus: float, requested: int | None, partitions: int) -> int:
+    """Actors for a segment: as requested (default: as many as the cluster fits), never more than its partitions.
+
+    Each actor costs a process start and the segment's ``setup()``; one with no partition to run is pure cost.
+    """
+    fits = int(cluster_cpus // cpus_per_worker) or 1
+    return max(1, min(requested or fits, partitions))
+
+
 def _ray_results(plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions):
     import ray
 
     cpus = max([_stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
-    available = int(ray.cluster_resources().get("CPU", 1) // cpus) or 1
-    workers = max(1, min(options.workers or available, len(tasks)))
+    workers = pool_size(cpus, ray.cluster_resources().get("CPU", 1), options.workers, len(tasks))
     items = [{"task": json.dumps(asdict(t))} for t in tasks]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     out = ds.map_batches(
