@@ -169,6 +169,7 @@ class SegmentRunner:
             self._write(batch, sinks, summary)
         self._commit(sinks)
         for stage, c in zip(self.stages, counts):
+            stage.partition_done(task.part)
             c.extra = stage.summary()
         result = {
             "part": task.part,

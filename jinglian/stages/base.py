@@ -84,6 +84,14 @@ class Stage:
     def process(self, batch: pa.Table) -> pa.Table:
         raise NotImplementedError
 
+    def partition_done(self, part: int) -> None:
+        """Called once partition ``part``'s outputs are committed, before its marker is written.
+
+        For worker state that must last exactly as long as the partition's outputs: a run
+        killed before the marker redoes the partition, and a resumed run skips it after.
+        Default: nothing to keep.
+        """
+
     def summary(self) -> dict:
         """Extra counts for stats.json (e.g. replacements per type) since the previous call.
 

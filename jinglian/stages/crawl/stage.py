@@ -281,12 +281,13 @@ class CrawlStage(Stage):
             out = D.reject(out, mask, reason, values, duplicate_of=dup)
         return out
 
+    def partition_done(self, part: int) -> None:
+        """Journal the URLs this partition owns: a resumed run's frontier starts from the journals."""
+        owned = getattr(self, "_owned", {}).pop(part, None)
+        if owned:
+            write_journal(self.context.work_dir, part, owned)
+
     def summary(self) -> dict:
-        """Also journals the URLs owned by the partitions just finished (called once each is committed)."""
-        for part, owned in getattr(self, "_owned", {}).items():
-            if part != NO_PART:
-                write_journal(self.context.work_dir, part, owned)
-        self._owned = {}
         out = dict(getattr(self, "_stats", {}))
         self._stats = {k: 0 for k in out}
         return out
