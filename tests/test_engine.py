@@ -193,7 +193,6 @@ def test_ray_run_matches_local_run_byte_for_byte(inputs, ray_local):
     assert stats["partitions"] == 5
 
 
-
 def test_a_segment_starts_no_more_workers_than_partitions():
     assert pool_size(cpus_per_worker=1.0, cluster_cpus=2, requested=4, partitions=1) == 1
     assert pool_size(cpus_per_worker=1.0, cluster_cpus=2, requested=None, partitions=5) == 2  # default: what fits
