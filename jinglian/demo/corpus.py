@@ -27,7 +27,7 @@ import zlib
 from jinglian.demo import pii as piigen
 from jinglian.demo import vocab as V
 
-KINDS = ["clean", "spam", "boilerplate", "keyword_stuffing", "gibberish", "short", "exact_duplicate", "near_duplicate", "pii"]
+KINDS = ["clean", "spam", "boilerplate", "keyword_stuffing", "gibberish", "short", "exact_duplicate", "near_duplicate", "pii", "promo"]
 DEFECTS = KINDS[1:]
 HOST = "http://demo.jinglian.local"
 NEAR_DUP_JACCARD = 0.85  # near-duplicates keep at least this 5-shingle Jaccard with their origin
@@ -297,6 +297,24 @@ def _gibberish(rng: random.Random, lang: str) -> dict:
     return {"title": text[:20], "text": "\n".join(lines)}
 
 
+def _promo(rng: random.Random, lang: str) -> dict:
+    """A shop page of marketing copy: every sentence well formed and none repeated, so no surface rule
+    sees it; a quality classifier trained with such pages as negatives does."""
+    if lang == "zh":
+        products = V.ZH_PRODUCTS
+        header, footer, sentences, titles = "演示商城 › 商品详情", "演示商城承诺正品保障，假一赔十。", V.ZH_PROMO_SENTENCES, V.ZH_PROMO_TITLES
+    else:
+        products = V.EN_PRODUCTS
+        header, footer, sentences, titles = "Demo Shop | Deals", "© Demo Shop. Prices include VAT.", V.EN_PROMO_SENTENCES, V.EN_PROMO_TITLES
+    w = _Writer(rng, lang, products)
+    product = rng.choice(products)  # one product per page
+    picked = [w.fill(t, item=product, noun=product) for t in rng.sample(sentences, rng.randint(8, len(sentences)))]
+    cuts = sorted(rng.sample(range(1, len(picked)), rng.randint(3, 5)))
+    paras = [("" if lang == "zh" else " ").join(picked[a:b]) for a, b in zip([0, *cuts], [*cuts, len(picked)])]
+    title = w.pick(titles, item=product, noun=product)
+    return {"title": title, "text": "\n".join([header, title, *paras, footer])}
+
+
 def _short(rng: random.Random, lang: str) -> dict:
     text = rng.choice(V.ZH_SHORT if lang == "zh" else V.EN_SHORT)
     return {"title": text, "text": text}
@@ -425,7 +443,7 @@ def generate_documents(n: int = 600, seed: int = 0) -> list[dict]:
             source = body.pop("source")
         else:
             body = {"spam": _spam, "boilerplate": _boilerplate, "keyword_stuffing": _keyword_stuffing,
-                    "gibberish": _gibberish, "short": _short}[kind](rng, lang)
+                    "gibberish": _gibberish, "short": _short, "promo": _promo}[kind](rng, lang)
             source = f"{lang}-{rng.choice(['forum', 'web']) if lang == 'zh' else rng.choice(['blog', 'web'])}"
         doc = {"id": f"demo-{i:05d}", "text": body["text"], "url": _url(lang, source, 1000 + i), "source": source,
                "lang": lang, "kind": kind, "title": body["title"], "origin": origin["id"] if origin else None,
@@ -440,7 +458,7 @@ def quality_training_sets(n: int = 400, seed: int = 0) -> tuple[list[str], list[
     """``n`` clean texts (positives) and ``n`` spam/boilerplate/gibberish/stuffed texts (negatives)
     for training a quality classifier; drawn from a seed space disjoint from :func:`generate_documents`."""
     rng = random.Random(f"jinglian-quality-{seed}")
-    bad = [_spam, _boilerplate, _gibberish, _keyword_stuffing]
+    bad = [_spam, _boilerplate, _gibberish, _keyword_stuffing, _promo]
     # Without the site header/footer lines, so a classifier cannot learn the demo site's name as "quality".
     positives = ["\n".join(_clean(rng, "zh" if rng.random() < 0.7 else "en")["text"].split("\n")[1:-1]) for _ in range(n)]
     negatives = [bad[j % len(bad)](rng, "zh" if rng.random() < 0.7 else "en")["text"] for j in range(n)]

@@ -104,6 +104,19 @@ ZH_SPAM_LINES = [
     "点击进入→→→ www.{domain}.com ←←← 注册送彩金", "【免费领取】{casino}VIP会员 立即注册###", "【独家内幕】{casino}必中技巧 加群{qq}",
     "###高仿名表 一比一复刻###微信：{wx}###", "【贷款秒批】无抵押 当天放款 热线{phone}",
 ]
+# Shop marketing copy: fluent and well punctuated, so surface rules pass it; a quality classifier should not.
+ZH_PRODUCTS = words("空气炸锅 扫地机器人 电动牙刷 蓝牙耳机 保温杯 羽绒服 运动鞋 面霜 猫粮 行李箱 台灯 榨汁机 电热毯 双肩包 茶具 按摩椅 电饭煲 加湿器")
+ZH_PROMO_SENTENCES = [
+    "本店新款{item}今天正式上架，限时特价只要{money}元，全国包邮。", "亲们，{item}库存已经不多了，喜欢的朋友要抓紧时间下单哦！",
+    "现在下单立减{money}元，买两件再送一件，活动只剩最后{few}天。", "我们的{item}全部由厂家直供，没有中间商赚差价，品质有保障。",
+    "收到货后如果不满意，七天之内可以无理由退换，运费由本店承担。", "已经有{num}位顾客给了五星好评，回头客越来越多。",
+    "关注店铺还可以领取{money}元优惠券，会员再享九五折。", "{place}地区的顾客下单后，最快第二天就能收到货。",
+    "这款{item}是今年最火的爆款，明星同款，闭眼入绝对不会后悔。", "客服二十四小时在线，有任何问题都可以随时咨询我们。",
+    "数量有限，先到先得，错过了今天就要再等一年了！", "老顾客回购再送精美礼品一份，感谢大家一直以来的支持。",
+    "直播间今晚八点准时开播，{item}会有全网最低价。", "不要犹豫了，点击下方链接就能直接购买，还能参加抽奖。",
+    "{item}采用进口材料，做工精细，用上一次你就会爱上它。", "现在买{item}还送{few}件小赠品，数量有限送完即止。",
+]
+ZH_PROMO_TITLES = ["{item}限时特价，全国包邮", "{item}厂家直销，买二送一", "今年最火的{item}，店庆狂欢价", "{item}新品上市，领券立减{money}元"]
 ZH_NAV = ["首页 | 新闻中心 | 产品展示 | 关于我们 | 联系我们", "热门推荐 展开", "查看更多", "阅读全文", "相关文章 更多", "上一篇：{title}", "下一篇：{title}",
           "友情链接：{place}门户 | {place}生活网 | 演示导航", "版权所有 © {year} {place}信息网 保留所有权利", "网站地图 | 隐私政策 | 免责声明", "分享到：微信 微博 QQ空间",
           "{place}热线 展开", "最新评论 更多", "点击排行 更多", "扫一扫关注我们", "登录 | 注册", "当前位置：首页 > {section} > 列表"]
@@ -155,6 +168,21 @@ EN_SPAM_LINES = ["### BEST ONLINE CASINO ### Get ${money} bonus NOW!!!", "【HOT
                  "### Buy backlinks ### Rank #1 on Google in {few} days ###", "Click here >>> www.{domain}.com <<< FREE SPINS",
                  "【WIN BIG】 Jackpot slots, instant withdrawal ### sign up today", "Earn ${money} per day from home!!! Telegram @{wx}",
                  "### Replica watches ### lowest price guaranteed ### email sales@{domain}.com"]
+EN_PRODUCTS = ["air fryer", "robot vacuum", "electric toothbrush", "pair of wireless earbuds", "travel mug", "down jacket", "pair of running shoes",
+               "face cream", "bag of cat food", "suitcase", "desk lamp", "blender", "heated blanket", "backpack", "tea set", "massage chair"]
+EN_PROMO_SENTENCES = [
+    "Our new {noun} is finally in stock, and this week it costs only ${money} with free shipping.",
+    "Hurry, there are only a few left, so order yours before the weekend!", "Buy two today and the third one is on us, but the offer ends on {weekday}.",
+    "Every {noun} ships straight from the factory, so you never pay a middleman.",
+    "Not happy with it? Send it back within thirty days and we will refund every cent.", "More than {num} customers have already given it five stars.",
+    "Sign up for our newsletter and get a ${money} coupon for your first order.", "Customers in {place} usually receive their parcel the very next day.",
+    "This is the best-selling {noun} of the year, and once you try it you will never go back.",
+    "Our friendly team is online around the clock to answer your questions.", "Stock is limited, so grab this deal while it lasts!",
+    "Loyal customers get a free gift with every repeat order.", "Join our live stream tonight at eight for the lowest price anywhere.",
+    "Click the button below to order now and enter our prize draw.", "Made from premium materials, the {noun} looks great in any home.",
+    "Order today and we will add {few} free accessories to your box.",
+]
+EN_PROMO_TITLES = ["The {noun}: limited offer, free shipping", "Buy two, get one free: the {noun}", "Best-selling {noun}, now ${money}"]
 EN_NAV = ["Home | About | Blog | Contact", "Read more", "Share this: Facebook Twitter Email", "Related posts", "Load more", "Privacy Policy | Terms of Use",
           "Copyright © {year} {place} Media. All rights reserved.", "Subscribe to our newsletter", "Previous post: {title}", "Next post: {title}",
           "Skip to content", "Search this site", "Categories: Uncategorized", "Leave a comment", "Cookie settings | Accept all"]
