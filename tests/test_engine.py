@@ -198,3 +198,31 @@ def test_a_segment_starts_no_more_workers_than_partitions():
     assert pool_size(cpus_per_worker=1.0, cluster_cpus=2, requested=None, partitions=5) == 2  # default: what fits
     assert pool_size(cpus_per_worker=0.5, cluster_cpus=2, requested=None, partitions=3) == 3
     assert pool_size(cpus_per_worker=4.0, cluster_cpus=2, requested=None, partitions=3) == 1  # never zero
+
+
+class Witness(Stage):
+    """Records, at each partition_done, whether the partition's outputs and marker exist yet."""
+
+    name = "witness"
+    seen: list = []
+
+    def process(self, batch):
+        return batch
+
+    def partition_done(self, part):
+        out = self.context.output_dir
+        Witness.seen.append((part, os.path.exists(os.path.join(out, "docs", f"part-{part:05d}.parquet")),
+                             os.path.exists(os.path.join(out, "_parts", f"part-{part:05d}.json"))))
+
+
+def test_partition_done_runs_after_the_outputs_commit_and_before_the_marker(tmp_path):
+    from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
+
+    write_jsonl(tmp_path / "a.jsonl", [{"text": "一篇文档。"}, {"text": "另一篇。"}])
+    plan = SegmentPlan(index=0, stages=[("witness", None)], output_dir=str(tmp_path / "out"), final=True)
+    runner = SegmentRunner(plan, [Witness])
+    Witness.seen = []
+    for part in (3, 4):
+        runner.run(PartitionTask(part=part, source_path=str(tmp_path / "a.jsonl"), input_format="jsonl", input_source="web"))
+    assert Witness.seen == [(3, True, False), (4, True, False)]
+    assert os.path.exists(plan.marker_path(4))
