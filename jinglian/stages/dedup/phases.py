@@ -89,10 +89,6 @@ def _chunks(texts: list) -> list[list[str]]:
     return out
 
 
-def _order(prio: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    return np.lexsort((rows, -prio))
-
-
 def exact_groups(table: pa.Table, _bucket: int) -> pa.Table:
     """Docs of one bucket of exact keys -> the same docs with ``dup_row``/``dup_id`` on the removed ones."""
     n = len(table)

@@ -56,10 +56,6 @@ def _count(text: str, table: dict[int, None]) -> int:
     return len(text) - len(text.translate(table))
 
 
-def is_punctuation(ch: str) -> bool:
-    return ord(ch) in _PUNCT
-
-
 def prose(text: str) -> str:
     """``text`` without fenced code blocks: prose rules (punctuation, stop words, repetition) say nothing
     useful about code, and a tutorial's code would otherwise decide its fate."""
