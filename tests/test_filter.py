@@ -135,6 +135,18 @@ def test_code_blocks_are_not_judged_as_prose():
     assert "code" in unclosed.text
 
 
+def test_markdown_tables_and_html_comments_are_not_judged_as_prose():
+    table = ["| 条文 | 修正 |", "|-----|-----|"] + [f"| 第{i}条之一 | 《刑法修正案（{i}）》第{i}条 |" for i in range(1, 9)]
+    law = _zh_lines(["# 某市道路管理条例", "<!-- INFO END -->", *ZH_CLEAN.split("\n"), *table, "<!-- TABLE END -->"])
+    stats = TextStats(law)
+    assert "|" not in stats.text and "<!--" not in stats.text
+    assert chinese.terminal_lines(stats, chinese.Thresholds()).keep
+    assert FilterStage().judge(law) is None
+    # the same rows without the table's pipes are lines of prose, and fail it
+    bare = law.replace("|", " ")
+    assert not chinese.terminal_lines(TextStats(bare), chinese.Thresholds()).keep
+
+
 def test_numbers_in_code_blocks_and_formulas_are_not_page_furniture():
     th = chinese.Thresholds()
     code = _zh_lines(ZH_CLEAN.split("\n") + ["```", "[0.229, 0.224, 0.225]", "(2, 1, 1)", "```"])

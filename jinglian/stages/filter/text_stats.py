@@ -31,6 +31,9 @@ UNIT_RE = re.compile(f"[{CJK_RANGES}]|[^\\W_{CJK_RANGES}]+(?:['’][^\\W_{CJK_RA
 PARAGRAPH_SPLIT_RE = re.compile(r"\n\s*\n")
 # A fenced Markdown code block (``` or ~~~ up to the same fence); an unclosed fence is left as text.
 CODE_BLOCK_RE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[^\n]*$", re.M | re.S)
+# Markup that is not prose either: Markdown table rows (| a | b |, |---|---|) and HTML comments.
+TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
+HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 
 # Sentence-final punctuation of both scripts (closing quotes/brackets after a
 # full stop count: 他说：“好。” ends a sentence).
@@ -57,9 +60,16 @@ def _count(text: str, table: dict[int, None]) -> int:
 
 
 def prose(text: str) -> str:
-    """``text`` without fenced code blocks: prose rules (punctuation, stop words, repetition) say nothing
-    useful about code, and a tutorial's code would otherwise decide its fate."""
-    return CODE_BLOCK_RE.sub("", text) if "```" in text or "~~~" in text else text
+    """``text`` without fenced code blocks, Markdown tables and HTML comments: prose rules (punctuation,
+    stop words, repetition) say nothing useful about them, and a tutorial's code or a law's table of
+    amendments would otherwise decide the document's fate."""
+    if "```" in text or "~~~" in text:
+        text = CODE_BLOCK_RE.sub("", text)
+    if "|" in text:
+        text = TABLE_ROW_RE.sub("", text)
+    if "<!--" in text:
+        text = HTML_COMMENT_RE.sub("", text)
+    return text
 
 
 class TextStats:
