@@ -152,17 +152,19 @@ def main() -> None:
 def demo() -> None:
     """The demo corpus: planted defects vs clean documents, with the defaults and with the demo job's override."""
     from jinglian.demo.corpus import generate_documents, quality_training_sets
+    from jinglian.pipeline.job import load_job
     from jinglian.stages.filter import FilterParams
     from jinglian.stages.quality.model import train
 
     docs = generate_documents(600, 0)
-    loosened = {"gopher_repetition": {"dup_ngrams": {5: 0.3, 6: 0.2, 7: 0.16, 8: 0.13, 9: 0.11, 10: 0.10}}}
+    demo_job = load_job(str(Path(__file__).resolve().parent.parent / "jobs" / "demo.yaml"))
+    loosened = next(s.params for s in demo_job.stages if s.name == "filter")
     model, _ = train(*quality_training_sets(400, seed=0))  # what the demo job trains
     scores = model.score([doc["text"] for doc in docs])
     print("\n## Demo corpus (generate_documents(600, 0)): rejected / documents per kind\n")
     for name, params, classify in (("defaults", FilterParams(), False),
-                                   ("demo job (Gopher n-gram limits loosened)", FilterParams(thresholds=loosened), False),
-                                   ("demo job rules, then its quality classifier (score < 0.5)", FilterParams(thresholds=loosened), True)):
+                                   ("demo job (Gopher n-gram limits loosened)", loosened, False),
+                                   ("demo job rules, then its quality classifier (score < 0.5)", loosened, True)):
         stage, counts = FilterStage(params), Counter()
         for doc, score in zip(docs, scores):
             key = f"{doc['kind']}/{doc['lang']}"

@@ -4,16 +4,19 @@ planted junk is rejected (fluent marketing copy by the classifier alone), clean 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from jinglian.demo.corpus import generate_documents, quality_training_sets
-from jinglian.stages.filter import FilterParams, FilterStage
+from jinglian.pipeline.job import load_job
+from jinglian.stages.filter import FilterStage
 from jinglian.stages.quality.model import train
 
 JUNK = ("spam", "boilerplate", "keyword_stuffing", "gibberish", "short")
 FLUENT_JUNK = ("promo",)  # well-formed marketing copy: the rules pass it, the classifier must not
 # The demo's English is template text: its 5-gram repetition (median 0.11, max 0.26) trips Gopher's 0.15 limit
 # in about a third of the clean English documents, so the demo job loosens the short n-gram limits.
-DEMO_REPETITION = {"gopher_repetition": {"dup_ngrams": {5: 0.3, 6: 0.2, 7: 0.16, 8: 0.13, 9: 0.11, 10: 0.10}}}
+DEMO_FILTER = next(s.params for s in load_job(str(Path(__file__).resolve().parents[1] / "jobs" / "demo.yaml")).stages
+                   if s.name == "filter")
 
 
 def test_demo_junk_rejected_and_clean_kept():
@@ -21,7 +24,7 @@ def test_demo_junk_rejected_and_clean_kept():
     model, held_out = train(*quality_training_sets(300, seed=5))
     assert held_out.f1_lq >= 0.95
     scores = model.score([d["text"] for d in docs])
-    default, demo = FilterStage(), FilterStage(FilterParams(thresholds=DEMO_REPETITION))
+    default, demo = FilterStage(), FilterStage(DEMO_FILTER)
     outcome: Counter = Counter()
     for doc, score in zip(docs, scores):
         rules = (default if doc["lang"] == "zh" else demo).judge(doc["text"], doc["lang"])

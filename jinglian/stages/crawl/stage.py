@@ -283,7 +283,7 @@ class CrawlStage(Stage):
 
     def partition_done(self, part: int) -> None:
         """Journal the URLs this partition owns: a resumed run's frontier starts from the journals."""
-        owned = getattr(self, "_owned", {}).pop(part, None)
+        owned = self._owned.pop(part, None)
         if owned:
             write_journal(self.context.work_dir, part, owned)
 
