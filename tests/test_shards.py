@@ -88,9 +88,9 @@ def _corrupt(prefix: str, how: str) -> None:
         n = struct.unpack("<Q", data[18:26])[0]
         off = indexed.HEADER_SIZE + 4 * n + 8 * 3
         data[off : off + 8] = struct.pack("<q", 12345)
-    elif how == "truncated bin":
+    elif how.startswith("truncated bin"):  # "truncated bin" loses one uint16 token, "... by 1 byte" half of one
         with open(bin_, "r+b") as f:
-            f.truncate(os.path.getsize(bin_) - 2)
+            f.truncate(os.path.getsize(bin_) - (1 if how.endswith("1 byte") else 2))
     open(idx, "wb").write(bytes(data))
 
 
@@ -102,6 +102,7 @@ def _corrupt(prefix: str, how: str) -> None:
         ("bad version", "unsupported version 2"),
         ("bad pointer", "pointer 3 is 12345"),
         ("truncated bin", ".bin: truncated"),
+        ("truncated bin by 1 byte", ".bin: truncated"),  # not a whole number of tokens: no numpy traceback
     ],
 )
 def test_verify_rejects_corrupt_shard_and_cli_exits_nonzero(tmp_path, capsys, how, message):

@@ -156,6 +156,11 @@ class Shard:
         self.pointers = np.frombuffer(idx, np.int64, n, HEADER_SIZE + 4 * n)
         self.document_indices = np.frombuffer(idx, np.int64, self.num_doc_indices, HEADER_SIZE + 12 * n)
         bin_size = os.path.getsize(self.prefix + ".bin")
+        if bin_size % self.dtype.itemsize:  # a cut mid-token: numpy cannot even map it, so say what it is
+            expected = int(self.lengths.astype(np.int64).sum()) * self.dtype.itemsize
+            what = "truncated" if bin_size < expected else "has trailing bytes"
+            raise ShardError(f"{self.prefix}.bin: {what}: {bin_size} bytes, not a whole number of "
+                             f"{self.dtype.name} tokens (header implies {expected})")
         self.num_tokens = bin_size // self.dtype.itemsize
         # A plain ndarray view of the memmap: slicing it skips np.memmap's per-slice overhead.
         if bin_size:
