@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "jinglian.pipeline.commands",  # run
     "jinglian.stages.langid.commands",  # langid fetch-model
     "jinglian.stages.quality.commands",  # quality train/eval
+    "jinglian.stages.perplexity.commands",  # perplexity train/score
     "jinglian.tokenizers.commands",  # tokenizer train/extend/eval/export
     "jinglian.stages.tokenize.commands",  # shards inspect|verify
     "jinglian.pretrain.commands",  # pretrain

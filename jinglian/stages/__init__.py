@@ -11,8 +11,10 @@ STAGES: dict[str, str] = {
     "tokenize": "jinglian.stages.tokenize.stage:TokenizeStage",
     "normalize": "jinglian.stages.normalize:NormalizeStage",
     "dedup": "jinglian.stages.dedup:DedupStage",
+    "clean_lines": "jinglian.stages.clean_lines:CleanLinesStage",
     "filter": "jinglian.stages.filter:FilterStage",
     "quality": "jinglian.stages.quality.stage:QualityStage",
+    "perplexity": "jinglian.stages.perplexity.stage:PerplexityStage",
     "pii": "jinglian.stages.pii:PiiStage",
     "train_tokenizer": "jinglian.stages.tokenizer_training:TrainTokenizerStage",
 }
