@@ -30,7 +30,7 @@ STAGES = [{"extract": {"timeout_s": 5.0}}, {"normalize": {}}, {"filter": {}}]
 EXPECTED = {
     "jsonl_not_json": [("errors", r"^read: line 3: not JSON: Unterminated string")],
     "jsonl_control_only": [("rejected", "normalize:empty")],
-    "jsonl_truncated_gzip": [("errors", r"^read: unreadable after line \d+: EOFError: Compressed file ended")],
+    "jsonl_truncated_gzip": [("errors", r"^read: truncated.jsonl.gz: unreadable after line \d+: EOFError: Compressed file ended")],
     "jsonl_empty": [],
     "jsonl_200mb_line": [("errors", rf"^read: line 2: {HUGE_LINE_BYTES // 1000 // 1000}\d{{6}} bytes, longer than max_line_bytes")],
     "warc_truncated_gzip": [("errors", r"^read: record 3: truncated \(\d+ of \d+ block bytes\)"),

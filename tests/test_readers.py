@@ -62,3 +62,77 @@ def test_jsonl_huge_line_is_skipped_without_holding_it(tmp_path):
     assert records[0] == {"text": "before"} and records[2] == {"text": "after"}
     assert isinstance(records[1], ReadError) and f"{len(big.encode())} bytes" in records[1].message
     assert read_all("jsonl", tmp_path / "h.jsonl")[1]["text"] == "长" * 400_000
+
+
+DEEP_LINE = '{"id": "deep", "text": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}"
+SURROGATE_LINE = '{"id": "s", "text": "abc\\ud800def"}'  # a JSON escape of a lone surrogate: valid JSON, not Unicode
+
+
+def test_jsonl_deeply_nested_line_is_one_error_and_reading_goes_on(tmp_path):
+    (tmp_path / "d.jsonl").write_text('{"text": "a"}\n' + DEEP_LINE + '\n{"text": "b"}\n')
+    records = read_all("jsonl", tmp_path / "d.jsonl")
+    assert [r["text"] for r in records if isinstance(r, dict)] == ["a", "b"]
+    assert isinstance(records[1], ReadError) and records[1].message.startswith("line 2: JSON nested too deeply")
+
+
+def test_not_zstd_file_is_one_error_naming_it(tmp_path):
+    (tmp_path / "fake.jsonl.zst").write_bytes(b'{"text": "plain, not zstd"}\n' * 10)
+    records = read_all("jsonl", tmp_path / "fake.jsonl.zst")
+    assert len(records) == 1 and isinstance(records[0], ReadError)
+    assert "fake.jsonl.zst" in records[0].message and "zstd" in records[0].message.lower()
+    (tmp_path / "fake.txt.zst").write_bytes(b"plain text")
+    records = read_all("text", tmp_path / "fake.txt.zst")
+    assert len(records) == 1 and isinstance(records[0], ReadError) and "fake.txt.zst" in records[0].message
+    (tmp_path / "seeds.txt.zst").write_bytes(b"http://a/\n")
+    records = read_all("urls", tmp_path / "seeds.txt.zst")
+    assert len(records) == 1 and isinstance(records[0], ReadError) and "seeds.txt.zst" in records[0].message
+
+
+def test_unreadable_file_is_one_error(tmp_path):
+    missing = read_all("jsonl", tmp_path / "missing.jsonl")
+    assert len(missing) == 1 and isinstance(missing[0], ReadError) and "missing.jsonl" in missing[0].message
+    (tmp_path / "dir.jsonl").mkdir()
+    assert [type(r) for r in read_all("jsonl", tmp_path / "dir.jsonl")] == [ReadError]
+    assert [type(r) for r in read_all("text", tmp_path / "dir.jsonl")] == [ReadError]
+    assert [type(r) for r in read_all("warc", tmp_path / "dir.jsonl")] == [ReadError]
+
+
+def exploding_reader(path, options):
+    """A reader (registered by the test below) that raises after two records, as a buggy plugin would."""
+    yield {"text": "one"}
+    yield {"text": "two"}
+    raise RuntimeError("reader bug")
+
+
+def input_rows(path, fmt="jsonl", **options) -> list[dict]:
+    from jinglian.pipeline.partition import PartitionTask, read_input_batches
+
+    task = PartitionTask(part=0, source_path=str(path), input_format=fmt, input_source="t", input_options=options)
+    tables = list(read_input_batches(task, batch_size=3))
+    return [row for t in tables for row in t.to_pylist()]
+
+
+def test_records_arrow_cannot_hold_fail_alone_and_the_rest_is_converted(tmp_path):
+    lines = ['{"id": "a", "text": "first"}', DEEP_LINE, SURROGATE_LINE,
+             '{"id": "m", "text": "meta", "title": "x\\udfffy"}', '{"id": "i\\ud800", "text": "bad id"}',
+             '{"id": "b", "text": "last"}']
+    (tmp_path / "h.jsonl").write_text("\n".join(lines) + "\n")
+    rows = input_rows(tmp_path / "h.jsonl")
+    assert [r["record"] for r in rows] == list(range(6))
+    assert [r["text"] for r in rows if r["error"] is None] == ["first", "last"]
+    errors = {r["id"]: r["error"] for r in rows if r["error"]}
+    assert errors.pop(rows[1]["id"]).startswith("read: line 2: JSON nested too deeply")
+    assert errors["s"] == "read: field 'text' is not valid Unicode (lone surrogate U+D800 at character 3)"
+    assert errors["m"] == "read: field 'title' is not valid Unicode (lone surrogate U+DFFF at character 1)"
+    bad_id = [e for k, e in errors.items() if k not in ("s", "m")]
+    assert bad_id == ["read: field 'id' is not valid Unicode (lone surrogate U+D800 at character 1)"]
+
+
+def test_a_reader_that_raises_ends_its_file_as_one_failed_entry(tmp_path, monkeypatch):
+    from jinglian.stages import ingest
+
+    monkeypatch.setitem(ingest.READERS, "exploding", "tests.test_readers:exploding_reader")
+    (tmp_path / "x.data").write_text("anything")
+    rows = input_rows(tmp_path / "x.data", fmt="exploding")
+    assert [r["text"] for r in rows] == ["one", "two", ""]
+    assert rows[2]["error"] == "read: x.data: reader failed, rest of the file not read: RuntimeError: reader bug"

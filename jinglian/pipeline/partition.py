@@ -69,10 +69,14 @@ class SegmentPlan:
 
 
 def read_input_batches(task: PartitionTask, batch_size: int):
-    """Turn a reader's records into Arrow batches with ids and provenance."""
-    read = reader(task.input_format)
+    """Turn a reader's records into Arrow batches with ids and provenance.
+
+    No record can stop the file: a record that cannot be turned into a row
+    becomes a failed row, and a reader that raises ends its file with one
+    failed row naming the file (its records before that are kept).
+    """
     rows: list[dict] = []
-    for number, record in enumerate(read(task.source_path, task.input_options)):
+    for number, record in enumerate(_records(task)):
         rows.append(_row(task, number, record))
         if len(rows) >= batch_size:
             yield _to_table(rows)
@@ -81,11 +85,20 @@ def read_input_batches(task: PartitionTask, batch_size: int):
         yield _to_table(rows)
 
 
+def _records(task: PartitionTask):
+    try:
+        read = reader(task.input_format)
+        yield from read(task.source_path, task.input_options)
+    except Exception as exc:  # noqa: BLE001 - any reader bug costs the rest of its file, never the run
+        name = os.path.basename(task.source_path)
+        yield ReadError(f"{name}: reader failed, rest of the file not read: {type(exc).__name__}: {exc}")
+
+
 def _row(task: PartitionTask, number: int, record) -> dict:
     row = {
         D.ID: None,
-        D.SOURCE: task.input_source,
-        D.INPUT_FILE: task.source_path,
+        D.SOURCE: _printable(task.input_source),
+        D.INPUT_FILE: _printable(task.source_path),
         D.RECORD: number,
         D.PART: task.part,
         D.ROW: D.row_key(task.part, number),
@@ -93,7 +106,9 @@ def _row(task: PartitionTask, number: int, record) -> dict:
         D.METADATA: None,
     }
     if isinstance(record, ReadError):
-        row.update({D.TEXT: "", "url": record.url, D.ERROR: f"read: {record.message}"})
+        url = _printable(record.url) if isinstance(record.url, str) else None
+        row.update({D.TEXT: "", "url": url, D.ERROR: _printable(f"read: {record.message}")})
+        extra = {}
     else:
         record = dict(record)
         id_field = task.input_options.get("id_field", "id")
@@ -105,14 +120,80 @@ def _row(task: PartitionTask, number: int, record) -> dict:
             if name in record:
                 row[name] = record.pop(name)
         record.pop(D.SOURCE, None)
-        if record:
-            row[D.METADATA] = json.dumps(record, ensure_ascii=False, default=str, sort_keys=True)
+        extra = record
     if row[D.ID] is None:
         row[D.ID] = D.stable_id(task.source_path, number)
+    bad = _not_unicode({**{k: v for k, v in row.items() if isinstance(v, str)}, **extra})
+    if bad is not None:
+        new_id = D.stable_id(task.source_path, number) if bad[0] == D.ID else None
+        return _failed(row, f"read: {_not_unicode_message(*bad)}", new_id)
+    if extra:
+        try:
+            row[D.METADATA] = json.dumps(extra, ensure_ascii=False, default=str, sort_keys=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. fields nested too deeply to serialise
+            return _failed(row, f"read: record not convertible: {type(exc).__name__}: {exc}")
     return row
 
 
+def _failed(row: dict, error: str, new_id: str | None = None) -> dict:
+    """A failed row carrying only provenance, the id (``new_id`` when its own is unusable) and a valid url."""
+    failed = {k: row[k] for k in (D.ID, D.SOURCE, D.INPUT_FILE, D.RECORD, D.PART, D.ROW)}
+    failed.update({D.TEXT: "", D.METADATA: None, D.ERROR: error})
+    if new_id is not None:
+        failed[D.ID] = new_id
+    url = row.get("url")
+    if isinstance(url, str) and _not_unicode({"url": url}) is None:
+        failed["url"] = url
+    return failed
+
+
+def _not_unicode(values: dict) -> tuple[str, str, int] | None:
+    """(field, value, position) of a string UTF-8 cannot encode (a lone surrogate from a JSON
+    ``\\udXXX`` escape), looking into nested lists and dicts; None when every string encodes.
+
+    Arrow, and every later reader of the Parquet output, needs valid UTF-8. A lone surrogate is not
+    text, so its record fails with the field named rather than being silently altered.
+    """
+    stack = list(values.items())
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return name, value, exc.start
+        elif isinstance(value, dict):
+            stack.extend((name, v) for v in value.values())
+            stack.extend((name, k) for k in value if isinstance(k, str))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((name, v) for v in value)
+    return None
+
+
+def _not_unicode_message(field: str, text: str, at: int) -> str:
+    return f"field {field!r} is not valid Unicode (lone surrogate U+{ord(text[at]):04X} at character {at})"
+
+
+def _printable(text: str) -> str:
+    """A provenance string Arrow can store: undecodable bytes of a file name shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _to_table(rows: list[dict]) -> pa.Table:
+    try:
+        return _arrow(rows)
+    except Exception:  # noqa: BLE001 - find the rows Arrow refuses; they fail, the others are converted
+        fixed = []
+        for row in rows:
+            try:
+                _arrow([row])
+            except Exception as exc:  # noqa: BLE001
+                row = _failed(row, f"read: record not convertible: {type(exc).__name__}: {exc}")
+            fixed.append(row)
+        return _arrow(fixed)
+
+
+def _arrow(rows: list[dict]) -> pa.Table:
     names = [D.ID, D.TEXT, D.SOURCE, D.INPUT_FILE, D.RECORD, D.METADATA, D.ERROR, D.PART, D.ROW]
     names += [n for n in RECORD_FIELDS if n != D.TEXT and any(n in r for r in rows)]
     types = {**RECORD_FIELDS, D.RECORD: pa.int64(), D.PART: pa.int64(), D.ROW: pa.int64()}

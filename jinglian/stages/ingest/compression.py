@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import gzip
+import os
+import zlib
+
+import zstandard
+
+# What a damaged, cut or mislabelled file raises while it is opened or decoded (a ".zst" that is not zstd
+# raises ZstdError, which is not an OSError): from there on the file cannot be read.
+UNREADABLE = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
+
+
+def unreadable(path: str, exc: BaseException, where: str = "") -> str:
+    """A one-line account of a file that cannot be read (further), naming the file."""
+    return f"{os.path.basename(path)}: unreadable{where}: {type(exc).__name__}: {exc}"
 
 
 def open_binary(path: str):
     if path.endswith(".gz"):
         return gzip.open(path, "rb")
     if path.endswith(".zst") or path.endswith(".zstd"):
-        import zstandard
-
         return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
     return open(path, "rb")
 
@@ -70,8 +81,8 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     try:
         with open_binary(path) as f:
             data = f.read(max_bytes + 1)
-    except (OSError, EOFError, ValueError) as exc:
-        return None, f"unreadable: {type(exc).__name__}: {exc}"
+    except UNREADABLE as exc:
+        return None, unreadable(path, exc)
     if len(data) > max_bytes:
         return None, f"larger than max_bytes={max_bytes}"
     return data, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from jinglian.stages.ingest import ReadError
-from jinglian.stages.ingest.compression import LineTooLong, iter_lines
+from jinglian.stages.ingest.compression import UNREADABLE, LineTooLong, iter_lines, unreadable
 
 
 def read_jsonl(path: str, options: dict):
@@ -17,8 +17,8 @@ def read_jsonl(path: str, options: dict):
             line = next(lines)
         except StopIteration:
             return
-        except (OSError, EOFError, ValueError) as exc:  # truncated or corrupt compression: the rest is unreadable
-            yield ReadError(f"unreadable after line {number}: {type(exc).__name__}: {exc}")
+        except UNREADABLE as exc:  # truncated, corrupt or mislabelled compression: the rest is unreadable
+            yield ReadError(unreadable(path, exc, f" after line {number}"))
             return
         number += 1
         if isinstance(line, LineTooLong):
@@ -30,6 +30,9 @@ def read_jsonl(path: str, options: dict):
             obj = json.loads(line)
         except ValueError as exc:
             yield ReadError(f"line {number}: not JSON: {exc}")
+            continue
+        except RecursionError:  # the C parser recurses per level; 100,000 nested brackets exhaust the stack
+            yield ReadError(f"line {number}: JSON nested too deeply to parse ({len(line)} bytes)")
             continue
         if not isinstance(obj, dict):
             yield ReadError(f"line {number}: expected a JSON object, got {type(obj).__name__}")

@@ -8,7 +8,7 @@ URLs with a named reason, so every seed is accounted for.
 from __future__ import annotations
 
 from jinglian.stages.ingest import ReadError
-from jinglian.stages.ingest.compression import iter_lines
+from jinglian.stages.ingest.compression import UNREADABLE, iter_lines, unreadable
 
 
 def read_urls(path: str, options: dict):
@@ -17,5 +17,5 @@ def read_urls(path: str, options: dict):
             line = raw.decode("utf-8", errors="replace").strip()
             if line and not line.startswith("#"):
                 yield {"url": line, "text": ""}
-    except (OSError, EOFError, ValueError) as exc:
-        yield ReadError(f"unreadable: {type(exc).__name__}: {exc}")
+    except UNREADABLE as exc:
+        yield ReadError(unreadable(path, exc))
