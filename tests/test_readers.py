@@ -136,3 +136,17 @@ def test_a_reader_that_raises_ends_its_file_as_one_failed_entry(tmp_path, monkey
     rows = input_rows(tmp_path / "x.data", fmt="exploding")
     assert [r["text"] for r in rows] == ["one", "two", ""]
     assert rows[2]["error"] == "read: x.data: reader failed, rest of the file not read: RuntimeError: reader bug"
+
+
+def test_parquet_damaged_row_group_costs_only_itself(tmp_path):
+    path = tmp_path / "p.parquet"
+    table = pa.table({"text": [f"文本{i}" * 50 for i in range(300)], "id": [str(i) for i in range(300)]})
+    pq.write_table(table, path, row_group_size=100, compression="zstd")
+    offset = pq.ParquetFile(path).metadata.row_group(1).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 8] = b"\xff" * 8  # the page header of the middle group's text column
+    path.write_bytes(bytes(data))
+    records = read_all("parquet", path)
+    assert [r["id"] for r in records if isinstance(r, dict)] == [str(i) for i in range(100)] + [str(i) for i in range(200, 300)]
+    errors = [r.message for r in records if isinstance(r, ReadError)]
+    assert len(errors) == 1 and errors[0].startswith("p.parquet: row group 1 (100 rows, the rest of the group not read) unreadable")

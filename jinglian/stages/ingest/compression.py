@@ -84,5 +84,5 @@ def read_capped(path: str, max_bytes: int) -> tuple[bytes | None, str | None]:
     except UNREADABLE as exc:
         return None, unreadable(path, exc)
     if len(data) > max_bytes:
-        return None, f"larger than max_bytes={max_bytes}"
+        return None, f"{os.path.basename(path)}: larger than max_bytes={max_bytes}"
     return data, None

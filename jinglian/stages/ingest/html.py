@@ -34,7 +34,7 @@ def read_html(path: str, options: dict):
         name = os.path.basename(file)
         data, why = read_capped(file, max_bytes)
         if why:
-            yield ReadError(f"{name}: {why}")
+            yield ReadError(why)  # names the file
             continue
         doc = {"content": data, "file_name": name, "content_type": "text/html"}
         if base_url:
