@@ -184,7 +184,7 @@ def test_output_of_another_segment_layout_is_not_resumed(inputs, monkeypatch):
 
 def test_ray_run_matches_local_run_byte_for_byte(inputs, ray_local):
     run_job(make_job(inputs, [{"normalize": {}}], output="local"), RunOptions(use_ray=False, quiet=True))
-    stats = run_job(make_job(inputs, [{"normalize": {}}], output="ray"), RunOptions(workers=2, quiet=True))
+    stats = run_job(make_job(inputs, [{"normalize": {}}], output="ray"), RunOptions(use_ray=True, workers=2, quiet=True))
     for sub in ("docs", "rejected", "errors"):
         local = sorted(os.listdir(inputs / "local" / sub))
         assert local == sorted(os.listdir(inputs / "ray" / sub))

@@ -15,9 +15,14 @@ def register(sub) -> None:
     p.add_argument("--address", help="Ray cluster to attach to (e.g. 'auto'); default: $RAY_ADDRESS or start Ray in-process")
     p.add_argument("--workers", type=int, help="workers per stage segment (default: the cluster's CPUs)")
     p.add_argument("--overwrite", action="store_true", help="delete an existing output directory first")
-    p.add_argument("--no-ray", action="store_true", help="run every partition in this process (debugging)")
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument("--ray", dest="use_ray", action="store_true", default=None,
+                        help="run on Ray even when the job is small (default: small jobs run in this process)")
+    engine.add_argument("--no-ray", dest="use_ray", action="store_false",
+                        help="run every partition in this process (debugging; cannot be combined with --address)")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own log lines here (default: <output>/_logs/ray.log)")
     p.add_argument("--batch-size", type=int, default=256, help="documents per batch through the stages")
-    p.add_argument("--object-store-mb", type=int, help="object store of an in-process Ray (default: min(2 GiB, RAM/8))")
+    p.add_argument("--object-store-mb", type=int, help="object store of an in-process Ray (default: 128 MiB; data travels as files)")
     p.add_argument("--check", action="store_true", help="only validate the job file")
     p.set_defaults(func=run_command)
 
@@ -32,11 +37,12 @@ def run_command(args) -> int:
             return 0
         options = RunOptions(
             address=args.address,
-            use_ray=not args.no_ray,
+            use_ray=args.use_ray,
             workers=args.workers,
             overwrite=args.overwrite,
             batch_size=args.batch_size,
             object_store_mb=args.object_store_mb,
+            verbose=args.verbose,
         )
         stats = run_job(job, options)
     except JobError as exc:

@@ -12,10 +12,10 @@ on them in a distributed way. Before the first segment, every stage's
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -23,19 +23,22 @@ from jinglian.pipeline.atomic import sweep_temporaries, write_json_atomic
 from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet
 from jinglian.pipeline.job import Job, JobError
 from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
+from jinglian.pipeline.progress import Console, SegmentProgress, rows_per_file
+from jinglian.pipeline.ray_runtime import RaySession, choose_engine
 from jinglian.pipeline.stats import build_stats
 from jinglian.stages.base import BarrierStage, RunContext, Stage, StageCounts
 
 
 @dataclass
 class RunOptions:
-    address: str | None = None  # Ray cluster address; None starts Ray in-process
-    use_ray: bool = True  # False runs every partition in this process (debugging, tiny jobs)
+    address: str | None = None  # Ray cluster address (always used when given); None starts Ray in-process
+    use_ray: bool | None = None  # True: Ray; False: every partition in this process; None: by the job's size
     workers: int | None = None  # actors per segment; default: the cluster's CPUs
     overwrite: bool = False
     batch_size: int = 256
     object_store_mb: int | None = None
     quiet: bool = False
+    verbose: bool = False  # Ray's own log lines on the console instead of <output>/_logs/ray.log
 
 
 def run_job(job: Job, options: RunOptions) -> dict:
@@ -44,15 +47,20 @@ def run_job(job: Job, options: RunOptions) -> dict:
     _claim_output(job, options.overwrite)
     sweep_temporaries(job.output)
     sites = _generate_inputs(job)
-    ray_started = False
+    console = Console(quiet=options.quiet)
+    log = console.line
+    ray_session = RaySession(console, job.output, verbose=options.verbose)
     try:
         tasks = _input_tasks(job)
         if not tasks:
             raise JobError(f"{job.file}: input: no input files found")
-        log = (lambda *a: None) if options.quiet else (lambda *a: print(*a, flush=True))
+        engine = choose_engine(options.use_ray, options.address, tasks)
+        options = dataclasses.replace(options, use_ray=engine.use_ray)
         log(f"jinglian: job {job.name!r}: {len(tasks)} partitions, {len(job.stages)} stages -> {job.output}")
+        log(f"jinglian: running {engine.reason}")
         barrier_stats = _before_run(job, log)  # reported in stats.json like a barrier's prepare
-        ray_started = _start_ray(options) if options.use_ray else False
+        if options.use_ray:
+            ray_session.start(options.address, options.workers, options.object_store_mb)
         segments = _segments(job)
         part_results: list[dict] = []
         for seg_index, (barrier_index, stage_indices) in enumerate(segments):
@@ -65,7 +73,7 @@ def run_job(job: Job, options: RunOptions) -> dict:
                 PartitionTask(part=t.part, source_path=_plan(job, seg_index - 1, segments, options).intermediate_path(t.part))
                 for t in tasks
             ]
-            results = _run_segment(job, plan, seg_tasks, options, log)
+            results = _run_segment(job, plan, seg_tasks, options, console)
             part_results.extend(results)
         stats = build_stats(job, segments, part_results, barrier_stats, wall_s=time.time() - start)
         write_json_atomic(os.path.join(job.output, "stats.json"), stats, indent=2)
@@ -74,10 +82,7 @@ def run_job(job: Job, options: RunOptions) -> dict:
     finally:
         for site in sites:
             site.close()
-        if ray_started:
-            import ray
-
-            ray.shutdown()
+        ray_session.stop()
 
 
 def _claim_output(job: Job, overwrite: bool) -> None:
@@ -203,12 +208,13 @@ def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, log)
     stage.setup()
     stats = dict(stage.prepare(rows, ops) or {})
     stats["wall_s"] = round(time.perf_counter() - start, 3)
+    log(f"  [{spec.name}] prepared in {stats['wall_s']:.1f} s")
     shutil.rmtree(ops_dir, ignore_errors=True)
     write_json_atomic(marker, stats, indent=2)
     return stats
 
 
-def _run_segment(job: Job, plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions, log) -> list[dict]:
+def _run_segment(job: Job, plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions, console: Console) -> list[dict]:
     names = [name for name, _ in plan.stages]
     done, todo = [], []
     for task in tasks:
@@ -219,14 +225,26 @@ def _run_segment(job: Job, plan: SegmentPlan, tasks: list[PartitionTask], option
         else:
             todo.append(task)
     label = f"segment {plan.index} [{', '.join(names) or 'read'}]"
-    log(f"  {label}: {len(todo)} partitions to run, {len(done)} already committed")
-    progress = _Progress(names, len(tasks), len(done), log, label)
-    if todo:
-        results_iter = _ray_results(plan, todo, options) if options.use_ray else _local_results(plan, todo)
-        for result in results_iter:
-            progress.update(result)
-            done.append(result)
+    console.line(f"  {label}: {len(todo)} partitions to run, {len(done)} already committed")
+    progress = SegmentProgress(console, label, names, [t.part for t in tasks], done, **_progress_totals(tasks))
+    try:
+        if todo:
+            results_iter = _ray_results(plan, todo, options) if options.use_ray else _local_results(plan, todo)
+            for result in results_iter:
+                progress.update(result)
+                done.append(result)
+    except BaseException:
+        progress.stop()
+        raise
+    progress.finish()
     return sorted(done, key=lambda r: r["part"])
+
+
+def _progress_totals(tasks: list[PartitionTask]) -> dict:
+    """Input files of the run: their sizes drive the ETA; a later segment's intermediates: their rows."""
+    if tasks and tasks[0].input_format is None:
+        return {"rows_in": rows_per_file({t.part: t.source_path for t in tasks if os.path.exists(t.source_path)})}
+    return {"weights": {t.part: os.path.getsize(t.source_path) for t in tasks if os.path.exists(t.source_path)}}
 
 
 def _local_results(plan: SegmentPlan, tasks: list[PartitionTask]):
@@ -277,50 +295,3 @@ def _ray_results(plan: SegmentPlan, tasks: list[PartitionTask], options: RunOpti
     )
     for row in out.iter_rows():
         yield json.loads(row["result"])
-
-
-def _start_ray(options: RunOptions) -> bool:
-    """Attach to a cluster (``--address``/``RAY_ADDRESS``) or start Ray in this process."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        try:
-            ray.init(address=address, log_to_driver=True)
-        except ConnectionError as exc:
-            hint = "" if os.environ.get("RAY_AUTH_MODE") == "token" else (
-                "; if the cluster uses token authentication (Ray's default for `ray start`), set RAY_AUTH_MODE=token"
-            )
-            raise JobError(f"cannot attach to the Ray cluster at {address!r}: {exc}{hint}") from None
-    else:
-        import psutil
-
-        memory = psutil.virtual_memory().total
-        store = options.object_store_mb * 2**20 if options.object_store_mb else min(2 << 30, memory // 8)
-        # "local": always a new in-process instance, never a cluster some other `ray start` left behind
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, object_store_memory=store, include_dashboard=False,
-                 log_to_driver=True)
-    return True
-
-
-class _Progress:
-    """Per-stage rows in/out, printed as partitions complete."""
-
-    def __init__(self, names, total, already, log, label):
-        self.names, self.total, self.finished, self.log, self.label = names, total, already, log, label
-        self.counts = [StageCounts() for _ in names]
-        self.start = time.perf_counter()
-
-    def update(self, result: dict) -> None:
-        self.finished += 1
-        for c, d in zip(self.counts, result["stages"]):
-            c.merge(StageCounts.from_dict(d))
-        flow = "  ".join(f"{n} {c.docs_in}->{c.docs_out}" for n, c in zip(self.names, self.counts))
-        elapsed = time.perf_counter() - self.start
-        self.log(f"    part {result['part']:05d} done [{self.finished}/{self.total}, {elapsed:.1f}s]  {flow}")
-        sys.stdout.flush()
