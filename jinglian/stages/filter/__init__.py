@@ -24,14 +24,14 @@ import pyarrow as pa
 
 from jinglian import documents as D
 from jinglian.stages.base import Stage
-from jinglian.stages.filter import c4, chinese, fineweb, gopher_quality, gopher_repetition
+from jinglian.stages.filter import c4, chinese, encoding, fineweb, gopher_quality, gopher_repetition
 from jinglian.stages.filter.rules import RuleSet
 from jinglian.stages.filter.text_stats import TextStats
 
 RULESETS: dict[str, RuleSet] = {
-    m.RULESET.name: m.RULESET for m in (gopher_quality, gopher_repetition, c4, fineweb, chinese)
+    m.RULESET.name: m.RULESET for m in (encoding, gopher_quality, gopher_repetition, c4, fineweb, chinese)
 }
-DEFAULT_RULESETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb", "chinese")
+DEFAULT_RULESETS = ("encoding", "gopher_quality", "gopher_repetition", "c4", "fineweb", "chinese")
 ROUTES = ("cjk", "non_cjk", "all")
 CJK_LANG_PREFIXES = ("zh", "ja", "ko", "cmn", "yue", "wuu", "lzh", "jpn", "kor")
 

@@ -1,0 +1,320 @@
+"""Curation on every genre of Chinese, in one run (issue 16): what the filter keeps, what it catches.
+
+Tables, all printed (Markdown):
+
+1. zh-genres-clean, per genre, documents of >= 200 characters: the share kept by
+   the default ``filter`` (after ``clean_lines``, the step before it), by each
+   rule set alone, and the rules that reject; short documents (< 200 characters)
+   in a table of their own (``min_chars`` is a policy a job chooses).
+2. ``clean_lines`` on the clean genres: lines and characters removed per genre
+   (the target is ~0: clean prose is never cut).
+3. zh-junk, per kind: the share rejected by the default filter (and the rule).
+4. Peer: FineWeb-2's Chinese (``cmn_Hani``) filter configuration run through
+   datatrove on the same documents (needs the ``bench`` extra; skipped with a
+   note when datatrove or its Chinese word tokenizer is missing).
+5. Old corpora: zh-laws-lawrefbook and zh-wiki-mrc keep rates (>= 95%).
+6. End to end on the Chinese article page sets (web-genres-extract ``daniel`` zh
+   pages, ``cwced``, magic-html-article Chinese pages): pages -> extract ->
+   clean_lines -> langid -> filter (-> quality when the quality module offers it).
+   A page's main text *survives* when the page is kept by every stage and the
+   kept text scores F1 >= 0.5 against the ground truth (bags of non-space
+   characters, as benchmarks/extract.py scores Chinese).
+
+Hooks: ``benchmarks/genres_extract.py`` (extraction F1 per dataset and genre) and
+``benchmarks/genres_quality.py`` (perplexity and the quality classifier per genre)
+are imported when present and their ``run(bench_dir)`` prints its own tables.
+When ``genres_quality`` also offers ``keeps(texts) -> list[bool]`` (the quality
+stage's verdicts), the end-to-end row includes the quality stage.
+
+    python benchmarks/genres.py [--skip-pages] [--skip-peer] [--skip-hooks]
+
+Data: ``$JINGLIAN_BENCH_DATA`` (default ``../shared/bench-data``), so held-out
+halves with the same layout can be swapped in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import json
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import bench_data, print_machine  # noqa: E402
+from jinglian.stages.filter import DEFAULT_RULESETS, RULESETS, FilterStage  # noqa: E402
+from jinglian.stages.filter.text_stats import TextStats  # noqa: E402
+
+SHORT_CHARS = 200  # the issue's line between documents judged and short documents reported apart
+SURVIVAL_F1 = 0.5
+
+
+def read_jsonl_gz(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def is_short(text: str) -> bool:
+    return len(re.sub(r"\s", "", text)) < SHORT_CHARS
+
+
+def _clean(texts: list[str]) -> tuple[list[str], list[tuple[int, int]]]:
+    """``clean_lines`` with its defaults: (cleaned texts, (lines, characters) removed per text)."""
+    from jinglian.stages.clean_lines import CleanLinesParams, clean_text
+
+    params = CleanLinesParams()
+    out, removed = [], []
+    for text in texts:
+        result = clean_text(text, params)
+        out.append(result.text)
+        removed.append((result.lines_removed, result.chars_removed))
+    return out, removed
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k / n:.1%}" if n else "-"
+
+
+# ---- 1-3: the filter on clean genres and on junk --------------------------------------------------
+
+def filter_matrix(groups: dict[str, list[str]], title: str, rejected_view: bool = False) -> dict:
+    """Keep (or reject) shares per group: default filter after clean_lines, filter alone, each rule set alone."""
+    plans = {name: RULESETS[name].configure(None) for name in DEFAULT_RULESETS}
+    default = FilterStage()
+    columns = ["clean_lines + filter", "filter alone", *DEFAULT_RULESETS]
+    print(f"\n## {title}\n")
+    print("| group | docs | " + " | ".join(columns) + " | rejected by (clean_lines + filter) |")
+    print("|---|---:|" + "---:|" * len(columns) + "---|")
+    summary = {}
+    for group, texts in groups.items():
+        cleaned, _ = _clean(texts)
+        kept, reasons = Counter(), Counter()
+        for raw, text in zip(texts, cleaned):
+            verdict = default.judge(text, "zh")
+            kept["clean_lines + filter"] += verdict is None
+            if verdict is not None:
+                reasons[verdict[0].removeprefix("filter:")] += 1
+            kept["filter alone"] += default.judge(raw, "zh") is None
+            stats = TextStats(raw, is_cjk=True)
+            for name, th in plans.items():
+                kept[name] += RULESETS[name].judge(stats, th) is None
+        n = len(texts)
+        shares = {c: (n - kept[c] if rejected_view else kept[c]) for c in columns}
+        why = ", ".join(f"{r} {c}" for r, c in reasons.most_common(4))
+        print(f"| {group} | {n} | " + " | ".join(_pct(shares[c], n) for c in columns) + f" | {why} |")
+        summary[group] = {"n": n, **{c: shares[c] / n if n else 0.0 for c in columns}}
+    return summary
+
+
+def cleaning_table(groups: dict[str, list[str]]) -> None:
+    print("\n## clean_lines on clean genres: lines and characters removed (target ~0)\n")
+    print("| genre | docs | docs changed | lines removed / lines | chars removed / chars |")
+    print("|---|---:|---:|---:|---:|")
+    for group, texts in groups.items():
+        _, removed = _clean(texts)
+        lines = sum(len([x for x in t.split("\n") if x.strip()]) for t in texts)
+        chars = sum(len(t) for t in texts)
+        changed = sum(1 for r in removed if r[0])
+        rl, rc = sum(r[0] for r in removed), sum(r[1] for r in removed)
+        print(f"| {group} | {len(texts)} | {changed} | {rl} / {lines} | {rc} / {chars} ({_pct(rc, chars)}) |")
+
+
+# ---- 4: the peer (FineWeb-2 cmn_Hani through datatrove) -------------------------------------------
+
+def fineweb2_cmn_filters():
+    """FineWeb-2's filtering step for Chinese, as its pipeline script builds it from configs/cmn_Hani.yml
+    (github.com/huggingface/fineweb-2: fineweb-2-pipeline.py, step 5; values below from the yml)."""
+    from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    stop = ["的", "年", "在", "月", "是", "和", "日", "了", "於", "·", "為", "有", "被", "人", "中", "为", "他", "與",
+            "後", "也", "而", "由"]
+    return [
+        GopherRepetitionFilter(language="cmn_Hani", dup_para_frac=0, dup_line_char_frac=0, dup_para_char_frac=0,
+                               dup_line_frac=0.287, top_n_grams=((2, 0.256), (3, 0.201), (4, 0.171)),
+                               dup_n_grams=((5, 0.198), (6, 0.182), (7, 0.167), (8, 0.154), (9, 0.14), (10, 0.127))),
+        FineWebQualityFilter(language="cmn_Hani", short_line_thr=999, char_duplicates_ratio=0.1,
+                             line_punct_thr=0.106, new_line_ratio=0.178),
+        GopherQualityFilter(language="cmn_Hani", max_avg_word_length=5, min_avg_word_length=1, stop_words=stop,
+                            max_non_alpha_words_ratio=0.735, min_stop_words=2),
+    ]
+
+
+def peer_keeps(texts: list[str]) -> list[str | None]:
+    """For each text: None when FineWeb-2's cmn_Hani filters keep it, else the first failing filter's reason."""
+    from datatrove.data import Document
+
+    filters = fineweb2_cmn_filters()
+    out = []
+    for i, text in enumerate(texts):
+        reason = None
+        for f in filters:
+            verdict = f.filter(Document(text=text, id=str(i)))
+            ok, why = verdict if isinstance(verdict, tuple) else (verdict, "")
+            if not ok:
+                reason = f"{type(f).__name__}:{why}"
+                break
+        out.append(reason)
+    return out
+
+
+def peer_table(genres: dict[str, list[str]], junk: dict[str, list[str]]) -> None:
+    print("\n## Peer: FineWeb-2 cmn_Hani filters (datatrove) on the same documents\n")
+    try:
+        peer_keeps(["测试文本。"])
+    except Exception as exc:  # noqa: BLE001 - an optional dependency: say why the row is missing
+        print(f"(not run: {type(exc).__name__}: {exc}; install the `bench` extra: pip install -e '.[bench]')")
+        return
+    print("| group | docs | kept by FineWeb-2 cmn_Hani | rejected by |")
+    print("|---|---:|---:|---|")
+    for group, texts in [*genres.items(), *((f"junk: {k}", v) for k, v in junk.items())]:
+        reasons = peer_keeps(texts)
+        why = Counter(r for r in reasons if r)
+        print(f"| {group} | {len(texts)} | {_pct(sum(r is None for r in reasons), len(texts))} | "
+              + ", ".join(f"{r} {c}" for r, c in why.most_common(3)) + " |")
+
+
+# ---- 5: the corpora the rules were first written for -----------------------------------------------
+
+def reference_table(root: Path) -> None:
+    laws = [d["text"] for d in read_jsonl_gz(root / "zh-laws-lawrefbook/laws.jsonl.gz")]
+    wiki = [json.loads(line)["text"] for line in open(root / "zh-wiki-mrc/unique_wiki_paragraphs.jsonl", encoding="utf-8")]
+    filter_matrix({"zh-laws-lawrefbook": laws, "zh-wiki-mrc paragraphs": wiki},
+                  "Laws and encyclopedia (must stay >= 95% kept)")
+
+
+# ---- 6: pages -> extract -> clean_lines -> langid -> filter (-> quality) --------------------------
+
+def _char_f1(pred: str, gold: str) -> float:
+    p, g = Counter(re.sub(r"\s", "", pred)), Counter(re.sub(r"\s", "", gold))
+    common = sum((p & g).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(p.values()), common / sum(g.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def article_pages(root: Path) -> dict[str, list[dict]]:
+    """{set name: [{html, url, gold}]} for the Chinese article page sets."""
+    from jinglian.stages.langid.stage import cjk_ratio
+
+    sets: dict[str, list[dict]] = {}
+    wge = root / "web-genres-extract"
+    for name in ("daniel", "cwced"):
+        rows = read_jsonl_gz(wge / name / "pages.jsonl.gz")
+        sets[f"web-genres-extract {name} (zh)"] = [
+            {"html": r["html"], "url": r.get("url"), "gold": r["ground_truth"]} for r in rows if r["lang"] == "zh"]
+    mh = root / "magic-html-article"
+    base = json.loads((mh / "base.json").read_text(encoding="utf-8"))
+    kana = re.compile(r"[\u3040-\u30ff]")
+    sets["magic-html-article (zh)"] = [
+        {"html": gzip.open(mh / "htmls" / f"{k}.html.gz").read(), "url": v.get("url"), "gold": v["content"]}
+        for k, v in sorted(base.items())
+        if cjk_ratio(v["content"]) > 0.3 and len(kana.findall(v["content"])) < 0.01 * len(v["content"])]
+    return sets
+
+
+def end_to_end(root: Path, quality_keeps=None) -> dict:
+    import pyarrow as pa
+
+    from jinglian import documents as D
+    from jinglian.stages.clean_lines import CleanLinesStage
+    from jinglian.stages.extract.stage import ExtractStage
+    from jinglian.stages.langid.stage import LangIdParams, LangIdStage
+
+    extract, clean, filt = ExtractStage(), CleanLinesStage(), FilterStage()
+    langid = LangIdStage(LangIdParams(allow=["zh"], min_score=0.5))  # the demo job's langid settings
+    for stage in (extract, clean, langid, filt):
+        stage.setup()
+    stages = [extract, clean, langid, filt]
+    print("\n## End to end: pages -> extract -> clean_lines -> langid -> filter"
+          + (" -> quality" if quality_keeps else " (quality: not available)") + "\n")
+    print(f"A page survives when every stage keeps it and the kept text scores F1 >= {SURVIVAL_F1} "
+          "against the ground truth (non-space characters).\n")
+    print("| page set | pages | survive | kept but F1 < 0.5 | rejected by |")
+    print("|---|---:|---:|---:|---|")
+    summary = {}
+    for name, pages in article_pages(root).items():
+        contents = [p["html"].encode("utf-8") if isinstance(p["html"], str) else p["html"] for p in pages]
+        table = pa.table({D.ID: [str(i) for i in range(len(pages))], "content": contents,
+                          "url": [p["url"] for p in pages]})
+        table = D.with_verdict_columns(table)
+        for stage in stages:
+            active = D.active_mask(table)
+            done, todo = table.filter(pa.array(~active)), table.filter(pa.array(active))
+            if len(todo):
+                todo = D.with_verdict_columns(stage.process(todo))
+            table = pa.concat_tables([todo, done], promote_options="permissive") if len(done) else todo
+        rows = sorted(table.to_pylist(), key=lambda r: int(r[D.ID]))
+        kept = [r for r in rows if r[D.REASON] is None and r[D.ERROR] is None]
+        reasons = Counter(r[D.REASON] or f"error:{r[D.ERROR]}" for r in rows if r not in kept)
+        if quality_keeps and kept:
+            for r, ok in zip(list(kept), quality_keeps([r[D.TEXT] for r in kept])):
+                if not ok:
+                    kept.remove(r)
+                    reasons["quality"] += 1
+        survive = sum(1 for r in kept if _char_f1(r[D.TEXT], pages[int(r[D.ID])]["gold"]) >= SURVIVAL_F1)
+        low = len(kept) - survive
+        print(f"| {name} | {len(pages)} | {survive} ({_pct(survive, len(pages))}) | {low} | "
+              + ", ".join(f"{r} {c}" for r, c in reasons.most_common(5)) + " |")
+        summary[name] = survive / len(pages) if pages else 0.0
+    return summary
+
+
+# ---- hooks: the extraction and quality sides of issue 16 --------------------------------------------
+
+def hook(module: str):
+    try:
+        return importlib.import_module(f"benchmarks.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"benchmarks.{module}":
+            raise
+        return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-pages", action="store_true", help="skip the end-to-end page run")
+    parser.add_argument("--skip-peer", action="store_true", help="skip the FineWeb-2/datatrove peer row")
+    parser.add_argument("--skip-hooks", action="store_true", help="skip the extraction and quality modules")
+    args = parser.parse_args()
+    print_machine()
+    root = bench_data()
+    start = time.perf_counter()
+    clean_docs = read_jsonl_gz(root / "zh-genres-clean/docs.jsonl.gz")
+    junk_docs = read_jsonl_gz(root / "zh-junk/docs.jsonl.gz")
+    long_by_genre, short_by_genre = defaultdict(list), defaultdict(list)
+    for d in clean_docs:
+        (short_by_genre if is_short(d["text"]) else long_by_genre)[d["genre"]].append(d["text"])
+    junk = defaultdict(list)
+    for d in junk_docs:
+        junk[d["kind"]].append(d["text"])
+    long_by_genre, short_by_genre = dict(sorted(long_by_genre.items())), dict(sorted(short_by_genre.items()))
+    filter_matrix(long_by_genre, f"zh-genres-clean, documents of >= {SHORT_CHARS} characters: share kept")
+    filter_matrix(short_by_genre, f"zh-genres-clean, short documents (< {SHORT_CHARS} characters): share kept")
+    cleaning_table(long_by_genre)
+    filter_matrix(dict(sorted(junk.items())), "zh-junk: share REJECTED per kind (higher is better)", rejected_view=True)
+    if not args.skip_peer:
+        peer_table(long_by_genre, dict(sorted(junk.items())))
+    reference_table(root)
+    quality = None if args.skip_hooks else hook("genres_quality")
+    extract = None if args.skip_hooks else hook("genres_extract")
+    if not args.skip_pages:
+        end_to_end(root, getattr(quality, "keeps", None))
+    for name, module in (("extraction (benchmarks/genres_extract.py)", extract),
+                         ("perplexity and quality classifier (benchmarks/genres_quality.py)", quality)):
+        if args.skip_hooks:
+            continue
+        if module is None:
+            print(f"\n## {name}: module not present, not run")
+        else:
+            module.run(root)
+    print(f"\n(total wall time {time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""The ``clean_lines`` stage: cut page furniture out of a document, line by line, before it is judged.
+
+C4, RefinedWeb and MAP-CC clean lines before they judge documents: a news page
+is not junk because its extractor left "分享到 微信 微博" or "京ICP备…号" in, and a
+document-level rule that counts such lines punishes the article for its page.
+This stage removes lines that are furniture on any page and never prose:
+
+- ``navigation``: breadcrumbs ("当前位置：首页 > 新闻"), menu rows and layout-table rows
+  of short labels ("首页 | 新闻 | 体育 | 财经"), pager and prev/next links ("上一篇：…");
+- ``read_more``: "阅读全文", "展开全文", "read more" links (a standalone link line is cut;
+  the link text at the end of a teaser line is cut from the line, counted as ``read_more_tail``);
+- ``copyright``: ICP/公安 registration numbers, "版权所有", "©", "All rights reserved" footers;
+- ``share``: share-button residue ("分享到：微信 微博 QQ空间", "转发 评论 赞");
+- ``encoding_damage``: lines garbled by a wrong decoding, when the damage is local
+  (when it is widespread the ``encoding`` rule of ``filter`` rejects the document).
+
+A line must be short and made of labels to count as navigation or share residue,
+so clean prose is not cut (BENCHMARKS.md "Genres" counts the lines removed per
+genre of clean Chinese). Each document gets two columns, ``lines_removed`` and
+``chars_removed``; the totals, per kind, land in stats.json through
+:meth:`summary`. A document left with no text is rejected as
+``clean_lines:empty`` (nothing is dropped silently). Use it right before
+``filter``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+from jinglian import documents as D
+from jinglian.stages.base import Stage
+from jinglian.stages.filter import encoding
+
+KINDS = ("navigation", "read_more", "copyright", "share", "encoding_damage")
+
+# Separators of menu items and breadcrumbs; "·" only with spaces around it (卡尔·马克思 is a name).
+NAV_SPLIT_RE = re.compile(r"\s*[|｜>»›→]+\s*|\s+·\s+|\s{2,}|\t")
+BREADCRUMB_RE = re.compile(r"^(当前位置|您的位置|你的位置|您现在的位置|所在位置|当前页面)\s*[:：]")
+PAGER_RE = re.compile(r"^(上一篇|下一篇|上一页|下一页|上一章|下一章|前一篇|后一篇)\s*[:：]?")
+# Whole-line link labels of page chrome (compared after brackets and spaces are stripped).
+NAV_LABELS = frozenset((
+    "首页", "返回首页", "回到首页", "网站首页", "返回顶部", "回到顶部", "返回", "返回列表", "返回目录",
+    "打印", "打印本页", "打印此文", "关闭", "关闭窗口", "收藏本页", "加入收藏", "设为首页", "上一页", "下一页",
+    "上一篇", "下一篇", "首页上一页", "下一页尾页", "尾页", "更多", "更多>>", "查看更多", "点击查看", "网站地图",
+    "联系我们", "关于我们", "免责声明", "隐私政策", "意见反馈", "登录", "注册", "登录注册", "免费注册",
+    "top", "home", "back to top",
+))
+LABEL_STRIP = " \t【】[]()（）<>《》〈〉「」·•|｜:：>»›→←"
+TERMINAL = ("。", "！", "？", "；", "!", "?", ";", "…")
+READ_MORE_RE = re.compile(
+    r"(阅读全文|展开全文|查看全文|阅读更多|查看更多|显示全文|全文阅读|点击阅读全文|点击查看全文|继续阅读|展开阅读全文|"
+    r"read more|continue reading)\s*[>》»→.…。]*$", re.IGNORECASE)
+COPYRIGHT_RE = re.compile(
+    r"ICP\s*[备证]|ICP\s*[:：]?\s*\d|公网安备|网安备\s*\d|增值电信业务经营许可证|版权所有|©|copyright\s*(©|\(c\)|\d{4})|"
+    r"all rights reserved|未经.{0,6}(授权|许可|同意).{0,8}(不得|禁止|严禁)(转载|复制|使用)|转载请注明出处",
+    re.IGNORECASE)
+SHARE_TOKENS = ("一键分享", "分享到", "分享至", "分享给", "分享", "新浪微博", "腾讯微博", "微博", "微信好友", "朋友圈", "微信",
+                "QQ空间", "QQ好友", "腾讯QQ", "QQ", "人人网", "开心网", "豆瓣网", "豆瓣", "百度贴吧", "贴吧", "复制链接",
+                "复制网址", "扫一扫", "二维码", "收藏", "点赞", "赞", "转发", "评论", "举报", "打印", "字号", "facebook",
+                "twitter", "linkedin", "whatsapp", "email")
+SHARE_RE = re.compile("|".join(re.escape(t) for t in SHARE_TOKENS), re.IGNORECASE)
+FILLER_RE = re.compile(r"[\s\d\W_]+")
+MAX_FURNITURE_CHARS = 60  # a navigation/share/pager line is short; longer lines are prose
+MAX_LABEL_CHARS = 12  # one menu item or table cell of a layout row
+MAX_COPYRIGHT_CHARS = 160  # footers carry an address and a phone number; longer lines are prose about copyright
+
+
+@dataclass
+class CleanLinesParams:
+    # Kinds of lines removed (all by default; see KINDS).
+    kinds: list[str] = field(default_factory=lambda: list(KINDS))
+    # Damaged lines are cut only while they are at most this share of the document's characters; above it the
+    # damage is widespread and the document is left whole for the filter's ``encoding`` rule to reject.
+    max_damage_cut_share: float = 0.2
+
+
+class Cleaned(NamedTuple):
+    text: str
+    lines_removed: int
+    chars_removed: int
+    by_kind: dict
+
+
+def _is_navigation(line: str) -> bool:
+    if len(line) > MAX_FURNITURE_CHARS * 2:
+        return False
+    if line.lower().strip(LABEL_STRIP) in NAV_LABELS:
+        return True
+    if len(line) <= MAX_FURNITURE_CHARS and (BREADCRUMB_RE.match(line) or PAGER_RE.match(line)):
+        return True
+    if line.endswith(TERMINAL):
+        return False
+    items = [x for x in (s.strip(LABEL_STRIP) for s in NAV_SPLIT_RE.split(line)) if x]
+    if len(items) < 3 or any(len(x) > MAX_LABEL_CHARS for x in items):
+        return False
+    # A row of numbers is a data table (statistics, prices), not a menu.
+    return sum(1 for x in items if any(c.isdigit() for c in x)) * 2 < len(items)
+
+
+def _is_share(line: str) -> bool:
+    if len(line) > MAX_FURNITURE_CHARS:
+        return False
+    tokens = SHARE_RE.findall(line)
+    if not tokens or (len(tokens) < 2 and not tokens[0].startswith("分享")):
+        return False
+    return len(FILLER_RE.sub("", SHARE_RE.sub("", line))) <= 2
+
+
+def _is_copyright(line: str) -> bool:
+    return len(line) <= MAX_COPYRIGHT_CHARS and COPYRIGHT_RE.search(line) is not None
+
+
+def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
+    """``text`` with furniture lines removed (line breaks of the kept lines preserved)."""
+    params = params or CleanLinesParams()
+    kinds = set(params.kinds)
+    lines = (text or "").split("\n")
+    total_chars = sum(len(line.strip()) for line in lines) or 1
+    damaged = (encoding.damaged_lines(lines) if "encoding_damage" in kinds else set())
+    cut_damage = sum(len(lines[i].strip()) for i in damaged) <= params.max_damage_cut_share * total_chars
+    by_kind: dict[str, int] = {}
+    out: list[str] = []
+    removed_lines = removed_chars = 0
+    for i, raw in enumerate(lines):
+        line = raw.strip()
+        kind = None
+        if not line:
+            out.append(raw)
+            continue
+        if i in damaged and cut_damage:
+            kind = "encoding_damage"
+        elif "navigation" in kinds and _is_navigation(line):
+            kind = "navigation"
+        elif "share" in kinds and _is_share(line):
+            kind = "share"
+        elif "copyright" in kinds and _is_copyright(line):
+            kind = "copyright"
+        elif "read_more" in kinds:
+            match = READ_MORE_RE.search(line)
+            if match:
+                rest = line[: match.start()].rstrip(LABEL_STRIP + ".…")
+                if len(rest) <= 2:
+                    kind = "read_more"
+                else:  # a teaser line: keep the text, cut the link
+                    removed_chars += len(line) - len(rest)
+                    by_kind["read_more_tail"] = by_kind.get("read_more_tail", 0) + 1
+                    out.append(rest)
+                    continue
+        if kind is None:
+            out.append(raw)
+        else:
+            removed_lines += 1
+            removed_chars += len(line)
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+    cleaned = "\n".join(out) if removed_chars else (text or "")
+    if removed_lines:
+        cleaned = re.sub(r"\n{3,}", "\n\n", cleaned).strip()
+    return Cleaned(cleaned, removed_lines, removed_chars, by_kind)
+
+
+class CleanLinesStage(Stage):
+    name: ClassVar[str] = "clean_lines"
+    Params: ClassVar[type] = CleanLinesParams
+
+    def __init__(self, params=None, context=None):
+        super().__init__(params, context)
+        unknown = sorted(set(self.params.kinds) - set(KINDS))
+        if unknown:
+            raise ValueError(f"clean_lines: unknown kind(s) {unknown}; available: {list(KINDS)}")
+        self._totals = self._zero()
+
+    @staticmethod
+    def _zero() -> dict:
+        return {"docs_changed": 0, "lines_removed": 0, "chars_removed": 0, "lines_by_kind": {}}
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        texts = batch[D.TEXT].to_pylist()
+        results = [clean_text(t, self.params) for t in texts]
+        out = batch.set_column(batch.schema.get_field_index(D.TEXT), D.TEXT,
+                               pa.array([r.text for r in results], pa.string()))
+        for name, values in (("lines_removed", [r.lines_removed for r in results]),
+                             ("chars_removed", [r.chars_removed for r in results])):
+            col = pa.array(values, pa.int32())
+            out = (out.set_column(out.schema.get_field_index(name), name, col) if name in out.column_names
+                   else out.append_column(name, col))
+        for r in results:
+            if r.chars_removed:
+                self._totals["docs_changed"] += 1
+                self._totals["lines_removed"] += r.lines_removed
+                self._totals["chars_removed"] += r.chars_removed
+                for kind, n in r.by_kind.items():
+                    self._totals["lines_by_kind"][kind] = self._totals["lines_by_kind"].get(kind, 0) + n
+        empty = np.array([bool(t) and not r.text.strip() for t, r in zip(texts, results)])
+        out = D.with_verdict_columns(out)
+        if empty.any():
+            out = D.reject(out, empty, "clean_lines:empty", [float(r.chars_removed) for r in results])
+        return out
+
+    def summary(self) -> dict:
+        out, self._totals = self._totals, self._zero()
+        return out
