@@ -179,3 +179,50 @@ def test_real_archives_read_without_crashing(capsys):
         for name, (n, e) in counts.items():
             print(f"  {name}: {n} documents, {e} malformed")
     assert counts["resiliparse-CC-MAIN-2020-34-sample.warc.gz"][0] == 16  # the README's 16 responses
+
+
+def five_records(lie: str) -> list[bytes]:
+    """Five response records; the second one's Content-Length lies as ``lie`` says."""
+    out = []
+    for i in range(1, 6):
+        block = http_block(b"<html><body><p>page %d</p></body></html>" % i, "Content-Type: text/html")
+        out.append(warc_record({"WARC-Type": "response", "WARC-Target-URI": f"http://x/{i}", "WARC-Record-ID": f"<urn:uuid:{i}>"}, block))
+    block = out[1][out[1].index(b"\r\n\r\n") + 4 : -4]
+    claim = {"long_1e6": len(block) + 1_000_000, "huge_1e12": 10**12, "short": len(block) - 20,
+             "covers_next": len(block) + 4 + len(out[2]) - 4, "into_next_header": len(block) + 30}[lie]
+    out[1] = out[1].replace(b"Content-Length: %d\r\n" % len(block), b"Content-Length: %d\r\n" % claim)
+    return out
+
+
+@pytest.mark.parametrize("lie", ["long_1e6", "huge_1e12", "short", "covers_next", "into_next_header"])
+@pytest.mark.parametrize("layout", ["plain", "gzip member per record", "one gzip stream"])
+def test_a_lying_content_length_fails_its_record_and_reading_resumes_at_the_next(tmp_path, lie, layout):
+    parts = five_records(lie)
+    path = tmp_path / ("a.warc" if layout == "plain" else "a.warc.gz")
+    data = {"plain": lambda: b"".join(parts), "gzip member per record": lambda: b"".join(gzip.compress(p) for p in parts),
+            "one gzip stream": lambda: gzip.compress(b"".join(parts))}[layout]()
+    path.write_bytes(data)
+    items = list(reader("warc")(str(path), {}))
+    assert len(items) == 5, items  # one item per record: nothing merged, nothing lost, nothing counted twice
+    assert [d["url"] for d in items if not isinstance(d, ReadError)] == ["http://x/1", "http://x/3", "http://x/4", "http://x/5"]
+    assert [d["content"] for d in items if not isinstance(d, ReadError)] == [
+        b"<html><body><p>page %d</p></body></html>" % i for i in (1, 3, 4, 5)]
+    error = items[1]
+    assert isinstance(error, ReadError) and error.url == "http://x/2"
+    assert error.message.startswith("record 2: Content-Length "), error.message
+    assert "reading resumes at the next record" in error.message
+
+
+def test_a_warc_file_archived_inside_a_record_is_not_split(tmp_path):
+    inner = b"".join(five_records("short")[i] for i in (0, 2))
+    outer = [warc_record({"WARC-Type": "resource", "WARC-Target-URI": "file://inner.warc", "Content-Type": "application/warc"},
+                         b"\r\n\r\n" + inner),
+             warc_record({"WARC-Type": "response", "WARC-Target-URI": "http://x/warc"},
+                         http_block(inner, "Content-Type: application/warc")),
+             warc_record({"WARC-Type": "response", "WARC-Target-URI": "http://x/article"},  # a page quoting a record
+                         http_block(b"<pre>\r\n\r\nWARC/1.0\r\nno real headers here\r\n</pre>", "Content-Type: text/html"))]
+    path = tmp_path / "outer.warc"
+    path.write_bytes(b"".join(outer))
+    docs, errors = records(path)
+    assert errors == [] and [d["url"] for d in docs] == ["file://inner.warc", "http://x/warc", "http://x/article"]
+    assert docs[1]["content"] == inner

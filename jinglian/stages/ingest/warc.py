@@ -65,6 +65,30 @@ class _Lines:
             done += len(chunk)
         return done
 
+    def skip_scanning(self, n: int, scan: bool) -> tuple[int, int | None]:
+        """Skip up to ``n`` bytes, stopping at a WARC record header found inside them (when ``scan``).
+
+        Returns (bytes skipped, offset of the header in the skipped span or None); the header is put back.
+        Memory stays at one chunk plus the overlap, whatever ``n`` claims.
+        """
+        if not scan:
+            return self.skip(n), None
+        done, tail = 0, b""
+        while done < n:
+            want = min(1 << 20, n - done)
+            chunk = self.read(want)
+            if not chunk:
+                break
+            window = tail + chunk
+            inner = _record_start(window, final=len(chunk) < want or done + len(chunk) >= n)
+            if inner is not None:
+                self.unread(window[inner:])
+                offset = done - len(tail) + inner
+                return offset, offset
+            done += len(chunk)
+            tail = window[-_SCAN_OVERLAP:]
+        return done, None
+
 
 class GzipMembers(io.RawIOBase):
     """Multi-member gzip decoded incrementally; a corrupt or cut-off stream reads as an early end.
@@ -126,18 +150,25 @@ def open_archive(path: str):
 
 
 def iter_warc_records(stream, max_bytes: int = DEFAULT_MAX_BYTES):
-    """Yield ``(warc_headers, block)`` or a :class:`ReadError` per record of a binary stream."""
+    """Yield ``(warc_headers, block)`` or a :class:`ReadError` per record of a binary stream.
+
+    Exactly one item per record. A record whose Content-Length does not land on
+    a record boundary (or whose claimed block holds the header of another
+    record) is one error; reading resumes at the next ``WARC/x.y`` line.
+    """
     lines = _Lines(stream)
     number = 0
+    quiet = False  # resynchronising after a failed record: what is skipped belongs to that record
     while True:
         skipped = 0
         line = lines.readline()
-        while line and not line.startswith(b"WARC/"):
+        while line and not _VERSION_LINE.match(line):
             if line.strip():
                 skipped += 1
             line = lines.readline()
-        if skipped:
+        if skipped and not quiet:
             yield ReadError(f"record {number}: {skipped} stray line(s) before the next WARC record skipped")
+        quiet = False
         if not line:
             return
         number += 1
@@ -156,37 +187,97 @@ def iter_warc_records(stream, max_bytes: int = DEFAULT_MAX_BYTES):
             if length < 0:
                 raise ValueError
         except ValueError:
-            yield ReadError(f"record {number}: bad or missing Content-Length", url=target)
+            yield ReadError(f"record {number}: bad or missing Content-Length; {_RESUMES}", url=target)
+            quiet = True
             continue
-        if length > max_bytes:
-            got = lines.skip(length)
-            yield ReadError(f"record {number}: block of {length} bytes exceeds max_bytes={max_bytes}", url=target)
-            if got < length:
-                return
-            continue
-        block = lines.read(length)
-        if len(block) < length:
-            yield ReadError(f"record {number}: truncated ({len(block)} of {length} block bytes)", url=target)
-            return
-        overrun = _next_record_inside(block, lines)
-        if overrun is not None:  # Content-Length too long: the block swallowed the start of the next record
-            lines.unread(block[overrun.start(1):])
-            yield ReadError(f"record {number}: Content-Length {length} runs {length - overrun.start(1)} bytes into "
-                            "the next record; block cut there", url=target)
-            block = block[: overrun.start()]
-        yield headers, block
+        error = yield from _read_block(lines, number, headers, length, max_bytes)
+        if error is not None:
+            error.url = target
+            yield error
+            quiet = True
 
 
-_RECORD_START = re.compile(rb"\r?\n\r?\n(WARC/\d)")
+_RESUMES = "record failed, reading resumes at the next record"
+_VERSION_LINE = re.compile(rb"WARC/\d+\.\d+\s*$")
+# a record header inside a block: a blank line (the previous record's end), then a version line
+_INNER_START = re.compile(rb"\n\r?\n(WARC/\d+\.\d+\r?\n)")
+_INNER_FIELDS = (re.compile(rb"(?im)^content-length:[ \t]*\d+[ \t]*\r?$"), re.compile(rb"(?im)^warc-(?:type|record-id):"))
+_SCAN_OVERLAP = 1 << 16  # a record header longer than this is not recognised across chunk boundaries
 
 
-def _next_record_inside(block: bytes, lines: _Lines) -> re.Match | None:
-    """The start of the next record inside a block that does not end on a record boundary (group 1: ``WARC/``)."""
-    following = lines.read(16)
+def _read_block(lines: _Lines, number: int, headers: dict, length: int, max_bytes: int):
+    """Read one record's block: yields ``(headers, block)`` and returns None, or returns the record's ReadError."""
+    scan = not _may_hold_warc(headers, lines)
+    if length > max_bytes:
+        got, inner = lines.skip_scanning(length, scan)
+        if inner is not None:
+            return _overrun(number, length, inner)
+        if got < length:
+            return ReadError(f"record {number}: Content-Length {length} exceeds max_bytes={max_bytes} and the file "
+                             f"ends {got} bytes into the block")
+        return ReadError(f"record {number}: block of {length} bytes exceeds max_bytes={max_bytes}")
+    block = lines.read(length)
+    inner = _record_start(block, final=True) if scan else None
+    if inner is not None:
+        lines.unread(block[inner:])
+        return _overrun(number, length, inner)
+    if not _at_boundary(lines):
+        # the claimed end falls inside something else; a record start before it is where the block ended
+        weak = _INNER_START.search(block)
+        if weak is not None:
+            lines.unread(block[weak.start(1):])
+            return _overrun(number, length, weak.start(1))
+        return ReadError(f"record {number}: Content-Length {length} does not end the record (no record boundary "
+                         f"follows it); {_RESUMES}")
+    if len(block) < length:
+        return ReadError(f"record {number}: truncated ({len(block)} of {length} block bytes)")
+    yield headers, block
+    return None
+
+
+def _overrun(number: int, length: int, inner: int) -> ReadError:
+    return ReadError(f"record {number}: Content-Length {length} runs {length - inner} bytes past the start of the "
+                     f"next record (a WARC header {inner} bytes into the block); {_RESUMES}")
+
+
+def _at_boundary(lines: _Lines) -> bool:
+    """Whether a block ends where a record ends: the CRLF CRLF trailer follows (anything after it is
+    reported as stray lines), or the next record or the end of the file, perhaps after blank lines."""
+    following = lines.read(64)
     lines.unread(following)
-    if not following.strip() or following.lstrip(b"\r\n").startswith(b"WARC/"):
-        return None
-    return _RECORD_START.search(block)
+    if following.startswith((b"\r\n\r\n", b"\n\n")):
+        return True
+    rest = following.lstrip(b"\r\n")
+    return not rest.strip() or rest.startswith(b"WARC/")
+
+
+def _record_start(data: bytes, final: bool) -> int | None:
+    """Offset of a WARC record header (version line, WARC-Type or WARC-Record-ID, Content-Length) that
+    starts after a blank line inside ``data``; one cut off by the end of ``data`` counts only if ``final``."""
+    for match in _INNER_START.finditer(data):
+        start = match.start(1)
+        end = data.find(b"\n\r\n", start)
+        if end < 0:
+            end = data.find(b"\n\n", start)
+        if end < 0 and not final:
+            continue
+        header = data[start : end if end >= 0 else len(data)]
+        if all(field.search(header) for field in _INNER_FIELDS):
+            return start
+    return None
+
+
+def _may_hold_warc(headers: dict, lines: _Lines) -> bool:
+    """Whether the record archives a WARC file, whose own records are content, not boundaries."""
+    if "warc" in (headers.get("content-type") or "").lower():
+        return True
+    head = lines.read(8192)
+    lines.unread(head)
+    if not head.startswith(b"HTTP/"):
+        return False
+    end = head.find(b"\r\n\r\n")
+    http_headers = parse_headers(head[: end if end >= 0 else len(head)].split(b"\n")[1:])
+    return "warc" in http_headers.get("content-type", "").lower()
 
 
 def _clean_uri(uri: str | None) -> str | None:
