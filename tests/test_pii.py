@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
 import pytest
 
 from jinglian import documents as D
 from jinglian.stages.base import StageCounts, apply_stage
-from jinglian.stages.pii import PiiParams, PiiStage, luhn_valid, redact, resident_id_valid
+from jinglian.stages.pii import TYPES, PiiParams, PiiStage, find_pii, luhn_valid, redact, resident_id_valid
+from tests.pii_cases import build_cases, score
 
 ID_OK = "11010519491231002X"  # GB 11643 example number, valid check character
 ID_BAD = "110105194912310021"  # same digits, wrong check character
@@ -74,3 +77,73 @@ def test_stage_rewrites_text_counts_and_respects_types():
     assert stage.summary() == {"pii_replacements": {"EMAIL": 0}}  # reports since the last call: summed safely
     with pytest.raises(ValueError, match="valid"):
         PiiStage(PiiParams(types=["SSN"]))
+
+
+# Reported against the detectors of the first release: three misses and three false positives.
+@pytest.mark.parametrize("text,expected", [
+    ("北京办公室：010-12345678，欢迎来电。", "北京办公室：<PHONE>，欢迎来电。"),  # local number starting with 1
+    ("广州总部（020）83456789。", "广州总部<PHONE>。"),  # full-width brackets
+    ("来信请寄 user@例子.中国 谢谢", "来信请寄 <EMAIL> 谢谢"),  # internationalised domain
+    ("邮箱：kefu＠example.com", "邮箱：<EMAIL>"),  # full-width @
+    (f"身份证号{ID_BAD}，请核对。", "身份证号<ID_CARD>，请核对。"),  # mistyped ID number is still one after 身份证号
+    (f"身份证：{ID_BAD}", "身份证：<ID_CARD>"),
+    ("旧身份证号码 110105491231002 已作废。", "旧身份证号码 <ID_CARD> 已作废。"),  # 15-digit pre-1999 form
+    ("电话：029-83938886 17189008333 嘉州", "电话：<PHONE> <PHONE> 嘉州"),  # two numbers, one space apart
+    ("热线：0310-3202000 0310-3202111客服", "热线：<PHONE> <PHONE>客服"),
+    ("免费电话400-886-5590，或 800 810 8888。", "免费电话<PHONE>，或 <PHONE>。"),
+    ("预约请致电（+86）13812345678，或 0086-139 1234 5678。", "预约请致电<PHONE>，或 <PHONE>。"),
+    ("总机 010-62345678转8001", "总机 <PHONE>"),
+    ("地址：2001:db8::1，映射 ::ffff:192.0.2.1。", "地址：<IP>，映射 <IP>。"),
+    ("Amex 3782 822463 10005 on file.", "Amex <BANK_CARD> on file."),
+])
+def test_reported_misses_are_found(text, expected):
+    assert redact(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "请升级到版本1.2.3.4。",
+    "Upgrade to version 1.2.3.4 today.",
+    "型号ABC-138-1234-5678的产品已停产。",
+    "详见第1.2.3.4条。",
+    "订单号4111111111111111已发货。",  # Luhn-valid, but an order number
+    "Tracking number: 6856971205335614748",
+    "The label reads 6675 0965 4364 8281.",  # tail of a grouped serial is not a landline
+    "档案编码230103196601059400已归档。",  # 18 digits shaped like an ID number, wrong check character, Luhn-valid
+    "The code calls std::vector and dead::beef.",
+])
+def test_reported_false_positives_are_left_alone(text):
+    assert find_pii(text) == []
+
+
+@pytest.fixture(scope="module")
+def report_split():
+    return build_cases("report")
+
+
+def test_labelled_set_covers_every_type_format_and_language(report_split):
+    items = Counter(typ for case in report_split for _, _, typ in case.spans)
+    decoys = [case for case in report_split if not case.spans]
+    assert sum(items.values()) >= 200 and len(decoys) >= 100
+    assert set(items) == set(TYPES)
+    assert {case.lang for case in report_split} == {"zh", "en"}
+    tune_texts = {case.text for case in build_cases("tune")}
+    assert not tune_texts & {case.text for case in report_split}  # held out: no sentence shared
+
+
+@pytest.mark.parametrize("typ", TYPES)
+def test_precision_and_recall_per_type_on_the_held_out_split(report_split, typ):
+    result = score(report_split, find_pii)
+    assert result[typ]["recall"] >= 0.98, [m for m in result["_misses"] if m[0].startswith(typ)]
+    assert result[typ]["precision"] >= 0.98, [f for f in result["_false_hits"] if f[3] == typ]
+
+
+def test_score_counts_misses_and_false_hits(report_split):
+    nothing = score(report_split, lambda text: [])
+    assert all(nothing[t]["recall"] == 0 and nothing[t]["precision"] == 1.0 for t in TYPES)
+    everything = score(report_split, lambda text: [(0, len(text), "PHONE")])
+    assert everything["PHONE"]["recall"] == 1.0 and everything["PHONE"]["precision"] < 0.5
+
+
+def test_offsets_survive_full_width_folding():
+    text = "电话（０２０）８３４５６７８９，邮箱ａ＠ｂ．ｃｎ"
+    assert redact(text) == ("电话<PHONE>，邮箱<EMAIL>", {"PHONE": 1, "EMAIL": 1})
