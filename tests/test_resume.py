@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_cmd(job, output, *extra):
-    return [sys.executable, "-m", "jinglian.cli", "run", job, "--output", output, "--workers", "1", *extra]
+    return [sys.executable, "-m", "jinglian.cli", "run", job, "--output", output, "--ray", "--workers", "1", *extra]
 
 
 def wait_for_session_to_end(sid: int, timeout: float = 30) -> None:
