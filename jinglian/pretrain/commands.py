@@ -12,7 +12,7 @@ def register(sub) -> None:
         description="Run under torchrun (`torchrun --nproc-per-node N -m jinglian.cli pretrain --config C`), "
         "directly for one process, or with --ray through Ray Train (e.g. inside `ray job submit`).",
     )
-    p.add_argument("--config", required=True, help="pretraining config (YAML), e.g. jobs/pretrain-tiny.yaml")
+    p.add_argument("--config", help="pretraining config (YAML), e.g. jobs/pretrain-tiny.yaml")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value (YAML syntax), e.g. --set train.steps=20; repeatable")
     p.add_argument("--check", action="store_true", help="only validate the config")
@@ -20,6 +20,38 @@ def register(sub) -> None:
     p.add_argument("--use-gpu", action="store_true", help="with --ray: one GPU per worker")
     p.add_argument("--cpus-per-worker", type=float, default=1, help="with --ray: CPUs reserved per worker")
     p.set_defaults(func=pretrain_command)
+    actions = p.add_subparsers(dest="action", metavar="{convert}")
+    c = actions.add_parser(
+        "convert",
+        help="convert a Hugging Face LLaMA checkpoint to or from a jinglian checkpoint",
+        description="--from-hf DIR --output CKPT imports a Hugging Face LLaMA-family model (safetensors); "
+        "--to-hf CKPT --output DIR exports a jinglian checkpoint (a converted one or a training step-N "
+        "directory). Tensors stream one at a time.",
+    )
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-hf", metavar="DIR", help="Hugging Face model directory (config.json + safetensors)")
+    source.add_argument("--to-hf", metavar="CKPT", help="jinglian checkpoint directory")
+    c.add_argument("--output", required=True, help="where the converted checkpoint goes")
+    c.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="with --to-hf: cast weights (default: as stored)")
+    c.add_argument("--tokenizer", help="with --to-hf: a SentencePiece model exported alongside (e.g. the extended one)")
+    c.add_argument("--max-shard-gb", type=float, default=2.0, help="with --to-hf: safetensors shard size")
+    c.set_defaults(func=convert_command)
+
+
+def convert_command(args) -> int:
+    import torch
+
+    from .hf import export_hf, import_hf
+
+    if args.from_hf:
+        model = import_hf(args.from_hf, args.output)
+        print(f"converted {args.from_hf} -> {args.output} ({model.n_layers} layers, dim {model.dim}, vocabulary {model.vocab_size})")
+    else:
+        dtype = getattr(torch, args.dtype) if args.dtype else None
+        files = export_hf(args.to_hf, args.output, dtype=dtype, max_shard_bytes=int(args.max_shard_gb * 2**30),
+                          tokenizer=args.tokenizer)
+        print(f"exported {args.to_hf} -> {args.output} ({len(files)} files)")
+    return 0
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -34,6 +66,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def pretrain_command(args) -> int:
     from .config import from_dict
+
+    if not args.config:
+        raise SystemExit("jinglian pretrain: --config is required (or use `jinglian pretrain convert`)")
 
     with open(args.config, encoding="utf-8") as f:
         cfg = from_dict(apply_overrides(yaml.safe_load(f) or {}, args.set))

@@ -34,6 +34,8 @@ class ModelArgs:
     multiple_of: int = 256
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
+    # None, or Hugging Face's rope_scaling of a converted model: {"rope_type": "linear" | "llama3", "factor": ...}
+    rope_scaling: dict | None = None
     max_seq_len: int = 4096
     tie_embeddings: bool = False
     init_std: float = 0.02
@@ -69,6 +71,11 @@ def model_args(preset: str, vocab_size: int, **overrides) -> ModelArgs:
     return replace(PRESETS[preset], vocab_size=vocab_size, **overrides)
 
 
+def at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    """fp32 for half-precision inputs; fp64 stays fp64 (numerical equivalence tests run in it)."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):
         super().__init__()
@@ -76,15 +83,36 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalise in fp32 even under bf16 autocast: the mean of squares loses precision otherwise.
-        xf = x.float()
+        # Normalise in at least fp32 even under bf16 autocast: the mean of squares loses precision otherwise.
+        xf = x.to(at_least_fp32(x.dtype))
         xf = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
         return xf.type_as(x) * self.weight
 
 
-def rope_tables(head_dim: int, max_seq_len: int, theta: float) -> torch.Tensor:
-    """cos and sin of every (position, frequency) pair, stacked: (2, max_seq_len, head_dim / 2)."""
+def rope_frequencies(head_dim: int, theta: float, scaling: dict | None = None) -> torch.Tensor:
+    """Rotation frequency of each pair of dimensions, with Hugging Face's ``rope_scaling`` types
+    ``linear`` (every frequency divided by ``factor``) and ``llama3`` (LLaMA-3.1's context
+    extension: long wavelengths divided by ``factor``, short ones kept, a smooth blend between)."""
     freqs = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    kind = (scaling or {}).get("rope_type", (scaling or {}).get("type", "default"))
+    if kind == "default":
+        return freqs
+    factor = float(scaling["factor"])
+    if kind == "linear":
+        return freqs / factor
+    if kind == "llama3":
+        low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+        old_context = float(scaling["original_max_position_embeddings"])
+        wavelen = 2 * math.pi / freqs
+        # 0 at wavelengths beyond old_context / low (scaled fully), 1 below old_context / high (kept)
+        smooth = ((old_context / wavelen - low) / (high - low)).clamp(0.0, 1.0)
+        return (1 - smooth) * freqs / factor + smooth * freqs
+    raise ValueError(f"rope_scaling type {kind!r} is not supported (default, linear, llama3)")
+
+
+def rope_tables(head_dim: int, max_seq_len: int, theta: float, scaling: dict | None = None) -> torch.Tensor:
+    """cos and sin of every (position, frequency) pair, stacked: (2, max_seq_len, head_dim / 2)."""
+    freqs = rope_frequencies(head_dim, theta, scaling)
     angles = torch.outer(torch.arange(max_seq_len, dtype=torch.float64), freqs)
     return torch.stack([angles.cos(), angles.sin()]).float()
 
@@ -92,7 +120,7 @@ def rope_tables(head_dim: int, max_seq_len: int, theta: float) -> torch.Tensor:
 def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
     """Rotate consecutive pairs of ``x`` (B, T, H, D) by position-dependent angles."""
     cos, sin = rope[0, : x.shape[1], None, :], rope[1, : x.shape[1], None, :]
-    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+    x1, x2 = x.to(at_least_fp32(x.dtype)).unflatten(-1, (-1, 2)).unbind(-1)
     out = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
     return out.type_as(x)
 
@@ -178,7 +206,8 @@ class Transformer(nn.Module):
 
     def init_buffers(self) -> None:
         with torch.no_grad():
-            self.rope.copy_(rope_tables(self.args.head_dim, self.args.max_seq_len, self.args.rope_theta))
+            a = self.args
+            self.rope.copy_(rope_tables(a.head_dim, a.max_seq_len, a.rope_theta, a.rope_scaling))
 
     def forward(self, tokens_or_hidden: torch.Tensor) -> torch.Tensor:
         """Token ids (B, T) -> logits (B, T, vocab). A pipeline stage without the embedding
