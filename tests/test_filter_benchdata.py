@@ -41,5 +41,8 @@ def test_dirty_web_docs_are_mostly_rejected_and_clean_ones_kept():
     web = ROOT / "zh-web-misc"
     dirty = [d["text"] for d in _jsonl(web / "chinesewebtext_quality_dirty_10.jsonl")]
     clean = [d["text"] for d in _jsonl(web / "chinesewebtext_quality_clean_10.jsonl")]
-    assert 1 - _kept(dirty) >= 0.9  # the web-novel excerpt is left to the quality classifier (benchmarks/quality.py)
+    # The line-punctuation rule uses FineWeb-2's Chinese value (0.106), so pages of titles without punctuation are
+    # no longer rejected by it: a list of article titles, an idiom list, an essay and a web-novel excerpt of this
+    # sample are left to the quality classifier (benchmarks/quality.py, benchmarks/genres.py).
+    assert 1 - _kept(dirty) >= 0.6
     assert _kept(clean) == 1.0

@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 
 from jinglian.stages.filter import gopher_repetition as rep
 from jinglian.stages.filter.rules import RuleSet, Verdict, at_least, at_most
-from jinglian.stages.filter.text_stats import HAN_RANGES, TERMINAL_PUNCTUATION, TextStats
+from jinglian.stages.filter.text_stats import EMOTICON_RE, HAN_RANGES, TERMINAL_PUNCTUATION, TextStats
 from jinglian.stages.filter.wordlists import CHINESE_BAD_WORDS, CHINESE_STOP_WORDS, count_terms
 
 TRUNCATION = ("...", "…")
+# Informal sentence ends of social-media Chinese: a tilde ("好有爱~"), an emoticon code ("太辛苦了[泪]").
+INFORMAL_ENDINGS = ("~", "～")
 # Truncation/navigation tails of listing pages ("… 阅读全文", "查看更多"), after trailing arrows are stripped.
 READ_MORE_ENDINGS = ("展开", "展开全文", "更多", "查看更多", "阅读全文", "查看全文", "阅读更多", "点击查看", "查看详情",
                      "下一页", "上一页", "返回顶部", "收起", "read more")
@@ -42,6 +44,10 @@ ARROWS = " >》»→"
 # a stray "29 ]" -- page furniture the extractor left in. Lines with "=", "$" or a backslash are formulas.
 NUMERIC_LINE_RE = re.compile(r"[\d\W_]*\d[\d\W_]*")
 FORMULA_MARKS = ("=", "$", "\\")
+# A list number on a line of its own ("1、", "6.", "(3)", "１") numbers the next line: a recipe step, an essay's part.
+LIST_NUMBER_RE = re.compile(r"[(（〔\[]?[\d０-９]{1,3}[)）〕\].、．]?")
+# A list item: a bullet or a number before the text ("1. 鸡蛋洗净", "② 加盐", "- 面粉 200克").
+LIST_ITEM_RE = re.compile(r"^([-*•·●○■□▪◆◇★☆►▶]|[(（〔\[]?[\d０-９一二三四五六七八九十]{1,3}[)）〕\].、．:：]|[①-⑳])")
 # SEO pages interleave pinyin with the characters to dodge duplicate detection: 烟(yan)台市(shi).
 PINYIN_RE = re.compile(f"[{HAN_RANGES}][(（][a-z]{{1,6}}[)）]")
 
@@ -59,24 +65,27 @@ class Thresholds:
     max_digit_ratio: float = 0.35
     # Line rules need this many lines (calibrated: judging one-line paragraphs by lines is meaningless).
     min_lines_for_line_rules: int = 5
-    # FineWeb-2 cmn_Hani line_punct_thr is 0.106; calibrated for Chinese web pages (lines after the title and
-    # Markdown headings): 97.9% of laws pass this rule; listing/navigation pages in the dirty ChineseWebText sample
-    # measure 0.18-0.64.
-    min_terminal_line_frac: float = 0.65
-    # FineWeb's short-line rule with 30 Latin characters ~ 10 Chinese characters; calibrated: laws max 0.20.
+    # FineWeb-2 cmn_Hani line_punct_thr (0.106), counted over prose lines: lines after the title and Markdown
+    # headings, list items and lines of at most short_line_chars aside (ingredient lists, one-word comments and
+    # subheadings end without punctuation in every genre). Measured per genre in BENCHMARKS.md "Genres".
+    min_terminal_line_frac: float = 0.106
+    # A short line: FineWeb's 30 Latin characters ~ 10 Chinese characters.
     short_line_chars: int = 10
-    max_short_line_frac: float = 0.5
+    # Share of short lines: off by default (None), as in FineWeb-2 for cmn_Hani (short_line_thr=999): it rejected
+    # 63% of zh-genres-clean recipes (ingredient lists) and 55% of Weibo comment threads. A job may set e.g. 0.5.
+    max_short_line_frac: float | None = None
     max_bracket_lines: float = 0.3  # MAP-CC: 【…】 title lines; calibrated (share of lines starting with 【)
     max_read_more_lines: float = 0.1  # MAP-CC/ChineseWebText: lines ending in 展开/更多/阅读全文 (calibrated share)
-    # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE).
-    # Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws document, d2l chapter and
-    # clean ChineseWebText document; listing pages and badly extracted articles repeat them.
+    # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE), list numbers on a
+    # line of their own aside. Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws
+    # document, d2l chapter, clean ChineseWebText document and zh-genres-clean document; listing pages and badly
+    # extracted articles repeat them.
     max_numeric_lines: int = 1
     max_hash_ratio: float = 0.1  # Gopher: "#" per character (a unit is a character here)
     max_ellipsis_lines: float = 0.3  # Gopher: lines ending with an ellipsis (here: a truncation mark, see the rule)
     min_unique_char_ratio: float = 0.1  # calibrated: distinct/total over the first 1,000 characters; laws min 0.075
     unique_char_window: int = 1000
-    min_stop_words: int = 2  # FineWeb-2 cmn_Hani stop words, Gopher's count of 2
+    min_stop_words: int = 2  # FineWeb-2 cmn_Hani stop words, Gopher's count of 2 distinct ones
     # calibrated: stop-word characters per CJK character; zh-wiki min 0.028, laws min 0.045, random Han ~0.006.
     min_stopword_ratio: float = 0.02
     # ChineseWebText: sensitive-word density; ours per 1,000 characters with our list (wordlists.py).
@@ -87,7 +96,8 @@ class Thresholds:
     # sample has 80; zh-wiki has at most 3 English glosses (篷(canopy)) in a paragraph.
     max_pinyin_glosses_per_1k: float = 10.0
     min_pinyin_glosses: int = 5
-    # Repetition: FineWeb-2 cmn_Hani dup_line_frac; Gopher paragraph limits.
+    # Repetition: FineWeb-2 cmn_Hani dup_line_frac; Gopher paragraph limits. Every repetition rule of this set is
+    # measured over lines longer than short_line_chars (see TextStats.without_short_lines).
     max_dup_line_frac: float = 0.287
     max_dup_para_frac: float = 0.30
     max_dup_line_char_frac: float = 0.20
@@ -128,16 +138,25 @@ def _line_rule(name: str, s: TextStats, t: Thresholds, predicate, limit: float, 
 
 
 def terminal_lines(s: TextStats, t: Thresholds) -> Verdict:
-    """Share of lines ending a sentence, titles aside: the first line and Markdown headings (Chinese titles
-    never end with punctuation)."""
-    body = [line for line in s.lines[1:] if not line.startswith("#")]
+    """Share of prose lines ending a sentence. Not prose: the first line and Markdown headings (Chinese titles
+    never end with punctuation), list items, and short lines (an ingredient, a one-word comment, a subheading)."""
+    body = [line for line in s.lines[1:] if not line.startswith("#") and len(line) > t.short_line_chars
+            and not LIST_ITEM_RE.match(line)]
     if len(s.lines) < t.min_lines_for_line_rules or not body:
         return Verdict(True, "terminal_line_frac", 0.0)
-    frac = sum(1 for line in body if line.endswith(TERMINAL_PUNCTUATION)) / len(body)
+    frac = sum(1 for line in body if _ends_utterance(line)) / len(body)
     return at_least("terminal_line_frac", frac, t.min_terminal_line_frac)
 
 
+def _ends_utterance(line: str) -> bool:
+    if line.endswith(TERMINAL_PUNCTUATION) or line.endswith(INFORMAL_ENDINGS):
+        return True
+    return line.endswith("]") and EMOTICON_RE.search(line[-10:]) is not None
+
+
 def short_lines(s: TextStats, t: Thresholds) -> Verdict:
+    if t.max_short_line_frac is None:
+        return Verdict(True, "short_line_frac", 0.0)
     return _line_rule("short_line_frac", s, t, lambda line: len(line) <= t.short_line_chars,
                       t.max_short_line_frac, minimum=False)
 
@@ -146,14 +165,25 @@ def bracket_lines(s: TextStats, t: Thresholds) -> Verdict:
     return _line_rule("bracket_lines", s, t, lambda line: line.startswith("【"), t.max_bracket_lines, minimum=False)
 
 
+def _is_read_more(line: str) -> bool:
+    """A link, alone or after a teaser: "阅读全文", "…… 展开"; a title that ends with the word ("活动全面展开") is not."""
+    line = line.rstrip(ARROWS).lower()
+    for ending in READ_MORE_ENDINGS:
+        if line.endswith(ending):
+            before = line[: -len(ending)].rstrip()
+            return not before or before != line[: -len(ending)] or before.endswith(("…", ".", "。", "】", "|"))
+    return False
+
+
 def read_more_lines(s: TextStats, t: Thresholds) -> Verdict:
-    frac = s.line_fraction(lambda line: line.rstrip(ARROWS).lower().endswith(READ_MORE_ENDINGS))
+    frac = s.line_fraction(_is_read_more)
     return at_most("read_more_lines", frac, t.max_read_more_lines)
 
 
 def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
     n = sum(1 for line in s.lines
-            if NUMERIC_LINE_RE.fullmatch(line) and not any(mark in line for mark in FORMULA_MARKS))
+            if NUMERIC_LINE_RE.fullmatch(line) and not any(mark in line for mark in FORMULA_MARKS)
+            and not LIST_NUMBER_RE.fullmatch(line))
     return at_most("numeric_lines", n, t.max_numeric_lines)
 
 
@@ -172,7 +202,7 @@ def unique_chars(s: TextStats, t: Thresholds) -> Verdict:
 
 
 def stop_words(s: TextStats, t: Thresholds) -> Verdict:
-    return at_least("stop_words", sum(s.unit_counts[w] for w in CHINESE_STOP_WORDS), t.min_stop_words)
+    return at_least("stop_words", s.distinct_units(CHINESE_STOP_WORDS), t.min_stop_words)
 
 
 def stopword_ratio(s: TextStats, t: Thresholds) -> Verdict:
@@ -192,12 +222,20 @@ def pinyin_glosses(s: TextStats, t: Thresholds) -> Verdict:
     return Verdict(n < t.min_pinyin_glosses or per_1k <= t.max_pinyin_glosses_per_1k, "pinyin_glosses_per_1k", per_1k)
 
 
+def _on_prose_lines(rule):
+    def judged(s: TextStats, t: Thresholds) -> Verdict:
+        return rule(s.without_short_lines(t.short_line_chars), t)
+
+    judged.__name__ = rule.__name__
+    return judged
+
+
 RULESET = RuleSet(
     name="chinese",
     thresholds=Thresholds,
     rules=(min_chars, max_chars, han_ratio, punct_ratio, digit_ratio, terminal_lines, short_lines, bracket_lines,
            read_more_lines, numeric_lines, hash_ratio, ellipsis_lines, unique_chars, stop_words, stopword_ratio, bad_words,
            pinyin_glosses)
-    + rep.REPETITION_RULES,
+    + tuple(_on_prose_lines(r) for r in rep.REPETITION_RULES),
     applies_to="cjk",
 )

@@ -26,7 +26,7 @@ class Thresholds:
     max_bullet_lines: float = 0.9  # Gopher: <= 90% of lines start with a bullet
     max_ellipsis_lines: float = 0.3  # Gopher: <= 30% of lines end with an ellipsis
     min_alpha_words: float = 0.8  # Gopher: >= 80% of words contain an alphabetic character
-    min_stop_words: int = 2  # Gopher: at least 2 of its 8 stop words (FineWeb-2 keeps 2 for cmn_Hani)
+    min_stop_words: int = 2  # Gopher: at least 2 distinct of its 8 stop words (FineWeb-2 keeps 2 for cmn_Hani)
 
 
 def word_count_min(s: TextStats, t: Thresholds) -> Verdict:
@@ -69,7 +69,7 @@ def alpha_words(s: TextStats, t: Thresholds) -> Verdict:
 
 def stop_words(s: TextStats, t: Thresholds) -> Verdict:
     words = CHINESE_STOP_WORDS if s.is_cjk else ENGLISH_STOP_WORDS
-    return at_least("stop_words", sum(s.unit_counts[w] for w in words), t.min_stop_words)
+    return at_least("stop_words", s.distinct_units(words), t.min_stop_words)
 
 
 RULESET = RuleSet(

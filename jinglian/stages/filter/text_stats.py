@@ -34,6 +34,8 @@ CODE_BLOCK_RE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[^\n]*$", re.M 
 # Markup that is not prose either: Markdown table rows (| a | b |, |---|---|) and HTML comments.
 TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
+# Emoticon codes of Chinese social sites ("[蜡烛]", "[哈哈]"): a reaction, not words of the text.
+EMOTICON_RE = re.compile(r"\[[^\[\]\s\d]{1,8}\]")
 
 # Sentence-final punctuation of both scripts (closing quotes/brackets after a
 # full stop count: 他说：“好。” ends a sentence).
@@ -169,6 +171,24 @@ class TextStats:
     @cached_property
     def dup_paragraphs(self) -> tuple[float, float]:
         return _duplicates(self.paragraphs)
+
+    def without_short_lines(self, max_chars: int) -> "TextStats":
+        """Statistics of the lines longer than ``max_chars`` only, emoticon codes removed (cached per length):
+        the repetition of a comment thread's one-word reactions ("转发微博。", "[蜡烛]") or a recipe's
+        ingredient lines is not duplicated content."""
+        cache = self.__dict__.setdefault("_without_short", {})
+        if max_chars not in cache:
+            text = EMOTICON_RE.sub("", self.text) if "[" in self.text else self.text
+            kept = [line for line in text.split("\n") if len(line.strip()) > max_chars]
+            sub = TextStats("", is_cjk=self.is_cjk, cjk_threshold=self.cjk_threshold)
+            sub.text = "\n".join(kept)  # already prose: no second pass over code blocks and tables
+            cache[max_chars] = sub
+        return cache[max_chars]
+
+    def distinct_units(self, words) -> int:
+        """How many of ``words`` occur at least once (Gopher counts distinct stop words, not occurrences)."""
+        counts = self.unit_counts
+        return sum(1 for w in words if counts[w])
 
     def line_fraction(self, predicate) -> float:
         if not self.lines:

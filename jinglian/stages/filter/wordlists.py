@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Rae et al. 2021 (Gopher), appendix A: a document must contain two of these.
+# Rae et al. 2021 (Gopher), appendix A: a document must contain two of these (two different ones: "the the" is
+# one stop word; rules count them with TextStats.distinct_units).
 ENGLISH_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 # FineWeb-2 configs/cmn_Hani.yml `stopwords` (single characters, Simplified and Traditional).
