@@ -16,8 +16,17 @@ Ray actor pool (same ``SegmentRunner``, one partition per call, actors restart
 and retry their call after a crash); prints wall seconds per step and checks
 that both write byte-identical ``docs/``.
 
+``--startup N`` measures what a user pays for a 20-document job: ``jinglian
+run`` as a child process, N rounds alternating the default (which runs a job
+this small in-process), ``--no-ray`` and ``--ray`` (Ray forced). Prints wall
+seconds and the peak memory of the whole process tree (the driver, Ray's
+system processes and workers: the sum of RSS and the sum of PSS, which counts
+shared pages once, sampled every 50 ms with psutil), the ratios to
+``--no-ray``, and checks that all variants write byte-identical ``docs/``.
+
     python benchmarks/engine.py [--files 16] [--docs 1500]
     python benchmarks/engine.py --fixed-cost 3
+    python benchmarks/engine.py --startup 3
 """
 
 from __future__ import annotations
@@ -26,8 +35,11 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pyarrow as pa
@@ -42,6 +54,7 @@ from jinglian.pipeline import executor  # noqa: E402
 from jinglian.pipeline.executor import RunOptions, run_job  # noqa: E402
 from jinglian.pipeline.job import load_job  # noqa: E402
 from jinglian.pipeline.partition import SegmentRunner  # noqa: E402
+from jinglian.pipeline.ray_runtime import RaySession  # noqa: E402
 from jinglian.stages.filter import FilterParams, FilterStage  # noqa: E402
 
 STAGE = {"filter": {}}
@@ -124,23 +137,26 @@ def fixed_cost_run(tmp: str, label: str, results) -> tuple[list, str]:
     """One run of the tiny job in a fresh Ray: [(step, wall s)], and a digest of docs/."""
     import ray
 
-    write_inputs(tmp, 4, 50)
+    os.makedirs(os.path.join(tmp, "in"), exist_ok=True)
+    write_inputs(os.path.join(tmp, "in"), 4, 50)
     out = os.path.join(tmp, f"out-{label}")
     job_path = os.path.join(tmp, "fixed.yaml")
     with open(job_path, "w") as f:
-        json.dump({"name": "fixed", "output": out, "input": [{"path": os.path.join(tmp, "in-*.jsonl"), "format": "jsonl"}],
+        json.dump({"name": "fixed", "output": out, "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}],
                    "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
     steps: list = []
-    patched = {"_start_ray": executor._start_ray, "_run_segment": executor._run_segment,
-               "_run_barrier": executor._run_barrier, "_ray_results": executor._ray_results}
-    executor._start_ray = _timed("ray.init", patched["_start_ray"], steps)
+    patched = {"_run_segment": executor._run_segment, "_run_barrier": executor._run_barrier,
+               "_ray_results": executor._ray_results}
+    start_ray = RaySession.start
+    RaySession.start = _timed("ray.init", start_ray, steps)
     executor._run_segment = _timed("segment", patched["_run_segment"], steps)
     executor._run_barrier = _timed("barrier", patched["_run_barrier"], steps)
     executor._ray_results = results
     start = time.perf_counter()
     try:
-        run_job(load_job(job_path), RunOptions(workers=2, quiet=True, overwrite=True))
+        run_job(load_job(job_path), RunOptions(use_ray=True, workers=2, quiet=True, overwrite=True))
     finally:
+        RaySession.start = start_ray
         for name, fn in patched.items():
             setattr(executor, name, fn)
     steps.append(("run_job (incl. shutdown)", time.perf_counter() - start))
@@ -171,20 +187,118 @@ def fixed_cost(repeats: int) -> None:
     print(f"docs/ byte-identical across all runs: {len(digests) == 1}")
 
 
+class TreeMemory:
+    """Peak memory of a process and all its descendants, sampled in a thread while it runs."""
+
+    def __init__(self, pid: int, every_s: float = 0.05):
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.every_s = every_s
+        self.peak_rss = self.peak_pss = 0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            rss = pss = 0
+            try:
+                tree = [self.root, *self.root.children(recursive=True)]
+            except psutil.Error:
+                return
+            for proc in tree:
+                try:
+                    info = proc.memory_full_info()
+                except psutil.Error:
+                    continue
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.peak_processes = max(self.peak_processes, len(tree))
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+STARTUP_VARIANTS = {"default": [], "--no-ray": ["--no-ray"], "--ray (forced)": ["--ray"]}
+
+
+def startup_run(job_path: str, out: str, flags: list[str]) -> dict:
+    """``jinglian run`` of the job as a child process: wall s, peak tree memory, docs/ digest, what it said."""
+    cmd = [sys.executable, "-m", "jinglian.cli", "run", job_path, "--output", out, "--overwrite", *flags]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    memory = TreeMemory(proc.pid)
+    said, _ = proc.communicate(timeout=600)
+    wall = time.perf_counter() - start
+    memory.stop()
+    if proc.returncode:
+        raise RuntimeError(f"{cmd} failed:\n{said[-3000:]}")
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(os.path.join(out, "docs"))):
+        with open(os.path.join(out, "docs", name), "rb") as f:
+            digest.update(f.read())
+    engine = next((line.split("running ", 1)[1].split(":")[0].split(" (")[0] for line in said.splitlines()
+                   if line.startswith("jinglian: running ")), "?")
+    return {"wall": wall, "rss": memory.peak_rss, "pss": memory.peak_pss, "procs": memory.peak_processes,
+            "digest": digest.hexdigest(), "engine": engine}
+
+
+def startup(rounds: int) -> None:
+    figures: dict = {name: [] for name in STARTUP_VARIANTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        os.makedirs(os.path.join(tmp, "in"))
+        write_inputs(os.path.join(tmp, "in"), 2, 10)
+        job_path = os.path.join(tmp, "small.yaml")
+        with open(job_path, "w") as f:
+            json.dump({"name": "small", "output": os.path.join(tmp, "out"),
+                       "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}],
+                       "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+        for _ in range(rounds):
+            for name, flags in STARTUP_VARIANTS.items():  # alternate, so every variant sees the same load
+                figures[name].append(startup_run(job_path, os.path.join(tmp, "out"), flags))
+    print(f"20-document job (2 files x 10 docs, normalize | dedup (barrier) | pii), `jinglian run` as a child process, "
+          f"{rounds} rounds; peak memory of the process tree")
+    base = statistics.median(r["wall"] for r in figures["--no-ray"])
+    print(f"{'variant':<16}{'runs on':<38}{'wall s (each)':<24}{'median':>8}{'x --no-ray':>11}"
+          f"{'peak RSS MB':>13}{'peak PSS MB':>13}{'processes':>11}")
+    for name, runs in figures.items():
+        walls = [r["wall"] for r in runs]
+        median = statistics.median(walls)
+        print(f"{name:<16}{runs[0]['engine'][:37]:<38}{' '.join(f'{w:.2f}' for w in walls):<24}{median:8.2f}"
+              f"{median / base:10.2f}x{max(r['rss'] for r in runs) / 2**20:13.0f}{max(r['pss'] for r in runs) / 2**20:13.0f}"
+              f"{max(r['procs'] for r in runs):11d}")
+    digests = {r["digest"] for runs in figures.values() for r in runs}
+    print(f"docs/ byte-identical across all runs: {len(digests) == 1}")
+    print(f"1-minute load average at the end: {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--docs", type=int, default=1500, help="documents per file")
     parser.add_argument("--fixed-cost", type=int, default=0, metavar="N", help="measure the fixed cost instead, N runs each")
+    parser.add_argument("--startup", type=int, default=0, metavar="N",
+                        help="wall clock and peak process-tree memory of a 20-document job: default, --no-ray, --ray; N rounds")
     args = parser.parse_args()
     print_machine()
+    if args.startup:
+        startup(args.startup)
+        return
     if args.fixed_cost:
         fixed_cost(args.fixed_cost)
         return
     import ray
 
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_inputs(tmp, args.files, args.docs)
+        os.makedirs(os.path.join(tmp, "in"))
+        paths = write_inputs(os.path.join(tmp, "in"), args.files, args.docs)
         n_docs = args.files * args.docs
         os.makedirs(os.path.join(tmp, "plain"))
         t0 = time.perf_counter()
@@ -194,11 +308,11 @@ def main() -> None:
         job_path = os.path.join(tmp, "job.yaml")
         with open(job_path, "w") as f:
             json.dump({"name": "bench", "output": os.path.join(tmp, "out"),
-                       "input": [{"path": os.path.join(tmp, "in-*.jsonl"), "format": "jsonl"}], "stages": [STAGE]}, f)
+                       "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}], "stages": [STAGE]}, f)
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         ray.data.DataContext.get_current().enable_progress_bars = False
         t0 = time.perf_counter()
-        stats = run_job(load_job(job_path), RunOptions(workers=2, quiet=True))
+        stats = run_job(load_job(job_path), RunOptions(use_ray=True, workers=2, quiet=True))
         pipe_s = time.perf_counter() - t0
         ray.shutdown()
         assert stats["totals"]["read"] == n_docs
