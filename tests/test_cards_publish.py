@@ -8,9 +8,13 @@ import base64
 import json
 import logging
 import os
+import shutil
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from huggingface_hub import DatasetCard, constants
@@ -119,17 +123,43 @@ def _auth(request: dict) -> str | None:
     return next((v for k, v in request["headers"].items() if k.lower() == "authorization"), None)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("publish")
+# Synthetic personal data planted in a few documents; none of it may ever appear in a message.
+PLANTED = {"d3": "联系电话13812345678", "d5": "身份证号11010519491231002X", "d7": "邮箱 zhang.wei@example.com",
+           "d9": "电话 010-62345678，手机 139 1234 5678"}
+
+
+def _run(root, stages) -> str:
     data = root / "in.jsonl"
-    lines = [json.dumps({"id": f"d{i}", "text": f"第{i}篇文档。" * (i + 1)}, ensure_ascii=False) for i in range(30)]
+    lines = [json.dumps({"id": f"d{i}", "text": f"第{i}篇文档。" * (i + 1) + PLANTED.get(f"d{i}", "")}, ensure_ascii=False)
+             for i in range(30)]
     data.write_text("\n".join(lines + ['{"id": "empty", "text": " "}']) + "\n", encoding="utf-8")
     job = root / "job.yaml"
     job.write_text(yaml.safe_dump({"name": "pub", "input": [{"path": str(data), "format": "jsonl", "source": "web"}],
-                                   "output": str(root / "out"), "stages": [{"normalize": {}}]}), encoding="utf-8")
+                                   "output": str(root / "out"), "stages": stages}), encoding="utf-8")
     run_job(load_job(str(job)), RunOptions(use_ray=False, quiet=True))
     return str(root / "out")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run without a pii stage: the planted personal data is in docs/."""
+    return _run(tmp_path_factory.mktemp("publish"), [{"normalize": {}}])
+
+
+@pytest.fixture(scope="module")
+def redacted_run(tmp_path_factory):
+    return _run(tmp_path_factory.mktemp("redacted"), [{"normalize": {}}, {"pii": {}}])
+
+
+@pytest.fixture(scope="module")
+def emails_only_run(tmp_path_factory):
+    """A pii stage ran, but only for e-mail addresses: the phone and ID numbers are still there."""
+    return _run(tmp_path_factory.mktemp("emails"), [{"normalize": {}}, {"pii": {"types": ["EMAIL"]}}])
+
+
+def _no_planted_value(text: str) -> bool:
+    values = ["13812345678", "11010519491231002X", "zhang.wei@example.com", "010-62345678", "139 1234 5678"]
+    return not any(v in text for v in values)
 
 
 def test_files_to_upload_leave_rejected_and_internal_files(run_dir):
@@ -142,19 +172,21 @@ def test_files_to_upload_leave_rejected_and_internal_files(run_dir):
     assert "rejected/part-00000.parquet" in with_audit and "errors/part-00000.parquet" in with_audit
 
 
-def test_dry_run_lists_exactly_the_files_and_sends_nothing(run_dir, hub, no_saved_login, capsys):
-    code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--dry-run", "--endpoint", hub.url, "--ascii-labels"])
+def test_dry_run_lists_exactly_the_files_and_sends_nothing(redacted_run, hub, no_saved_login, capsys):
+    code = main(["card", "publish", redacted_run, "--repo", "me/corpus", "--dry-run", "--endpoint", hub.url, "--ascii-labels"])
     assert code == 0
     out = capsys.readouterr().out
-    files = files_to_upload(run_dir)
+    files = files_to_upload(redacted_run)
     listed = [line.strip() for line in out.splitlines() if line.startswith("  ")]
     assert listed == [f"{f.path}  {human_size(f.size)}" for f in files]
-    assert f"would upload {len(files)} files" in out and "me/corpus (public)" in out
+    assert f"would upload {len(files)} files" in out and "me/corpus (private)" in out
+    assert "scanned 30 of 30 documents to publish: no personal data found" in out
     assert hub.requests == []
-    assert 'load_dataset("me/corpus", split="train")' in DatasetCard.load(os.path.join(run_dir, "README.md")).content
+    assert 'load_dataset("me/corpus", split="train")' in DatasetCard.load(os.path.join(redacted_run, "README.md")).content
 
 
-def test_publish_uploads_card_plots_and_data_without_leaking_the_token(run_dir, hub, monkeypatch, capsys, caplog):
+def test_publish_uploads_card_plots_and_data_without_leaking_the_token(redacted_run, hub, monkeypatch, capsys, caplog):
+    run_dir = redacted_run
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     caplog.set_level(logging.DEBUG)
     code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--private", "--endpoint", hub.url, "--ascii-labels"])
@@ -190,11 +222,112 @@ class _Refusing(_Handler):
         self._reply(403, {"error": "You don't have the rights to create a dataset under this namespace"})
 
 
-def test_publish_reports_a_refusing_hub(run_dir, hub, monkeypatch, capsys):
+def test_publish_reports_a_refusing_hub(redacted_run, hub, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     hub.RequestHandlerClass = _Refusing
-    code = main(["card", "publish", run_dir, "--repo", "me/other", "--endpoint", hub.url, "--ascii-labels"])
+    code = main(["card", "publish", redacted_run, "--repo", "me/other", "--endpoint", hub.url, "--ascii-labels"])
     err = capsys.readouterr().err
     assert code == 1 and "the Hub refused" in err and "rights" in err
     assert TOKEN not in err
     assert hub.files == {}
+
+
+def test_publish_refuses_a_run_in_which_no_pii_stage_ran(run_dir, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--endpoint", hub.url, "--ascii-labels"])
+    captured = capsys.readouterr()
+    assert code == 2
+    err = captured.err
+    assert "publishing refused: no `pii` stage ran" in err and "--allow-pii" in err
+    assert "scanned 30 of 30 documents" in err
+    # counts per type and example document ids, never the data itself
+    assert "PHONE x3 (documents d3, d9)" in err and "ID_CARD x1 (documents d5)" in err and "EMAIL x1 (documents d7)" in err
+    assert _no_planted_value(captured.out + captured.err)
+    assert hub.requests == [] and hub.repos == {}
+
+
+def test_dry_run_says_the_same_refusal(run_dir, hub, no_saved_login, capsys):
+    code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--dry-run", "--endpoint", hub.url, "--ascii-labels"])
+    err = capsys.readouterr().err
+    assert code == 2 and "publishing would be refused: no `pii` stage ran" in err
+    assert hub.requests == []
+
+
+def test_publish_refuses_personal_data_a_partial_pii_stage_left(emails_only_run, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    code = main(["card", "publish", emails_only_run, "--repo", "me/corpus", "--endpoint", hub.url, "--ascii-labels"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "no `pii` stage ran" not in captured.err
+    assert "PHONE x3 (documents d3, d9)" in captured.err and "ID_CARD x1 (documents d5)" in captured.err
+    assert "EMAIL" not in captured.err  # the stage replaced those
+    assert _no_planted_value(captured.out + captured.err)
+    assert hub.requests == []
+
+
+def test_allow_pii_publishes_private_with_a_warning(run_dir, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    code = main(["card", "publish", run_dir, "--repo", "me/raw", "--allow-pii", "--endpoint", hub.url, "--ascii-labels"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "warning: publishing with --allow-pii: no `pii` stage ran" in captured.out
+    assert hub.repos["me/raw"].get("visibility") == "private" or hub.repos["me/raw"].get("private") is True
+    assert set(hub.files["me/raw"]) == {f.path for f in files_to_upload(run_dir)}
+    assert _no_planted_value(captured.out + captured.err)
+
+
+def test_repositories_are_private_unless_public_is_asked_for(redacted_run, hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert main(["card", "publish", redacted_run, "--repo", "me/default", "--endpoint", hub.url, "--ascii-labels"]) == 0
+    assert main(["card", "publish", redacted_run, "--repo", "me/open", "--public", "--endpoint", hub.url, "--ascii-labels"]) == 0
+    out = capsys.readouterr().out
+    assert "me/default (private)" in out and "me/open (public)" in out
+    default, public = hub.repos["me/default"], hub.repos["me/open"]
+    assert default.get("visibility") == "private" or default.get("private") is True
+    assert public.get("visibility", "public") == "public" and public.get("private") in (None, False)
+    with pytest.raises(SystemExit):
+        main(["card", "publish", redacted_run, "--repo", "me/x", "--public", "--private"])
+
+
+def test_pii_sample_bounds_the_scan(run_dir, hub, no_saved_login, capsys):
+    code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--dry-run", "--allow-pii", "--pii-sample", "7",
+                 "--ascii-labels"])
+    assert code == 0 and "scanned 7 of 30 documents" in capsys.readouterr().out
+
+
+def test_include_rejected_scans_the_unredacted_audit_files(redacted_run, tmp_path, no_saved_login, capsys):
+    """rejected/ never went through the pii stage: including it brings its personal data into the scan."""
+    run = tmp_path / "run"
+    shutil.copytree(redacted_run, run)
+    pq.write_table(pa.table({"id": ["leak"], "text": ["客服电话13912345678"], "reason": ["filter:short"]}),
+                   run / "rejected" / "part-00001.parquet")
+    assert main(["card", "publish", str(run), "--repo", "me/c", "--dry-run", "--ascii-labels"]) == 0
+    code = main(["card", "publish", str(run), "--repo", "me/c", "--dry-run", "--include-rejected", "--ascii-labels"])
+    err = capsys.readouterr().err
+    assert code == 2 and "PHONE x1 (documents leak)" in err and "13912345678" not in err
+
+
+class _Hangup(BaseHTTPRequestHandler):
+    """Accepts the connection and closes it without a word."""
+
+    def handle(self) -> None:
+        self.connection.close()
+
+
+@pytest.mark.parametrize("server", ["closed_port", "hangs_up"])
+def test_unreachable_hub_is_one_clear_line(redacted_run, hub, monkeypatch, capsys, server):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    if server == "closed_port":
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, never listening: connection refused
+            code = main(["card", "publish", redacted_run, "--repo", "me/corpus", "--endpoint", url, "--ascii-labels"])
+    else:
+        hub.RequestHandlerClass = _Hangup
+        url = hub.url
+        code = main(["card", "publish", redacted_run, "--repo", "me/corpus", "--endpoint", url, "--ascii-labels"])
+    err = capsys.readouterr().err
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the Hub at {url}: "), err
+    assert "Traceback" not in err and TOKEN not in err

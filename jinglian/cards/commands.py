@@ -21,8 +21,15 @@ def register(sub) -> None:
     u = cmds.add_parser("publish", help="create a Hub dataset repo and upload card, plots and data")
     u.add_argument("run_dir", help="output directory of `jinglian run`")
     u.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository")
-    u.add_argument("--private", action="store_true", help="create the repository private")
-    u.add_argument("--dry-run", action="store_true", help="build the card and list the files that would be uploaded, upload nothing")
+    visibility = u.add_mutually_exclusive_group()
+    visibility.add_argument("--public", action="store_true", help="create the repository public (default: private)")
+    # Private is the default; the flag stays accepted so existing scripts keep working.
+    visibility.add_argument("--private", action="store_true", help="create the repository private (the default)")
+    u.add_argument("--allow-pii", action="store_true",
+                   help="publish even when no pii stage ran or the pre-publish scan finds personal data")
+    u.add_argument("--pii-sample", type=int, default=10_000, metavar="DOCS",
+                   help="documents scanned for personal data before publishing (default 10000)")
+    u.add_argument("--dry-run", action="store_true", help="build the card, scan for personal data and list the files that would be uploaded, upload nothing")
     u.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
     u.add_argument("--include-rejected", action="store_true", help="also upload rejected/ and errors/ (not redacted!)")
     _common(u)
@@ -59,20 +66,25 @@ def publish_command(args) -> int:
     from huggingface_hub.errors import HfHubHTTPError
 
     from jinglian.cards.card import CardError
-    from jinglian.cards.publish import PublishError, publish
+    from jinglian.cards.publish import HubUnreachable, PublishError, publish
     from jinglian.cards.rundata import RunDirError
 
     try:
         publish(
             args.run_dir,
             args.repo,
-            private=args.private,
+            private=not args.public,
             dry_run=args.dry_run,
             endpoint=args.endpoint,
             include_rejected=args.include_rejected,
             license=args.license,
             cjk_font=not args.ascii_labels,
+            allow_pii=args.allow_pii,
+            pii_sample=args.pii_sample,
         )
+    except HubUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except (RunDirError, CardError, PublishError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

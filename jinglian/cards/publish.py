@@ -6,15 +6,28 @@ and failed documents stay local unless asked for: they were removed before
 any redaction step saw them. The token comes from huggingface_hub's standard
 places (``HF_TOKEN``, the saved login) and is handed to ``HfApi`` only; this
 module never prints it.
+
+Publishing is the one step that cannot be taken back, so it is guarded: the
+repository is created private unless asked otherwise, and before anything is
+sent a sample of the documents that would go up is scanned with the ``pii``
+stage's detectors. A run in which no ``pii`` stage ran, or a sample in which
+personal data is found, is refused unless ``allow_pii`` is set; the refusal
+names the types, their counts and example document ids, never the data.
 """
 
 from __future__ import annotations
 
 import glob
+import json
+import math
 import os
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow.parquet as pq
 
 from jinglian.cards.card import build_card
+from jinglian.stages.pii import find_pii
 
 PUBLISHED = ["README.md", "stats.json", "report/*.png", "docs/*.parquet", "tokens/**/*", "tokenizer/**/*"]
 AUDIT = ["rejected/*.parquet", "errors/*.parquet"]
@@ -24,8 +37,41 @@ LARGE_BYTES = 5 << 30
 LARGE_FILES = 1000
 
 
+PII_SAMPLE_DOCS = 10_000  # documents scanned before publishing (about 2 s at 5,000 docs/s)
+EXAMPLE_IDS = 3  # document ids named per PII type in a refusal
+
+
 class PublishError(RuntimeError):
-    """Publishing cannot start (no token, nothing to upload)."""
+    """Publishing cannot start (no token, nothing to upload, personal data found, Hub unreachable)."""
+
+
+class HubUnreachable(PublishError):
+    """The connection to the Hub failed below HTTP: refused, reset, timed out, name not resolved."""
+
+
+@dataclass
+class PiiScan:
+    """What the pre-publish scan saw: how many documents, and personal data per type (counts and doc ids)."""
+
+    pii_stage_ran: bool
+    scanned: int = 0
+    total: int = 0
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)  # type -> first document ids
+
+    @property
+    def clean(self) -> bool:
+        return self.pii_stage_ran and not self.counts
+
+    def describe(self) -> str:
+        """One paragraph for the user; names types, counts and document ids, never a finding's text."""
+        parts = []
+        if not self.pii_stage_ran:
+            parts.append("no `pii` stage ran in this run")
+        found = "; ".join(f"{typ} x{n} (documents {', '.join(self.examples[typ])})" for typ, n in sorted(self.counts.items()))
+        parts.append(f"scanned {self.scanned:,} of {self.total:,} documents to publish: "
+                     + (f"personal data found: {found}" if found else "no personal data found"))
+        return "; ".join(parts)
 
 
 @dataclass
@@ -44,6 +90,72 @@ def files_to_upload(run_dir: str, include_rejected: bool = False) -> list[Upload
     return [UploadFile(rel, os.path.getsize(os.path.join(run_dir, rel))) for rel in sorted(found)]
 
 
+def _pii_stage_ran(run_dir: str) -> bool:
+    try:
+        with open(os.path.join(run_dir, "stats.json"), encoding="utf-8") as f:
+            stages = json.load(f).get("stages", [])
+    except (OSError, ValueError):
+        return False
+    return any("pii" in str(stage.get("name", "")) for stage in stages)
+
+
+def _spread(n: int):
+    """Indices 0..n-1 in an order whose every prefix is spread evenly (golden-ratio sequence)."""
+    seen = set()
+    k = 0
+    while len(seen) < n:
+        i = int(((k * 0.6180339887498949) % 1.0) * n)
+        k += 1
+        if i not in seen:
+            seen.add(i)
+            yield i
+
+
+def scan_for_pii(run_dir: str, files: list[UploadFile], sample: int = PII_SAMPLE_DOCS) -> PiiScan:
+    """Scan up to ``sample`` documents of the Parquet files among ``files`` (whole row groups, spread
+    over all files) with the pii detectors."""
+    scan = PiiScan(_pii_stage_ran(run_dir))
+    groups = []  # (path, row group, rows)
+    for f in files:
+        if not f.path.endswith(".parquet"):
+            continue
+        path = os.path.join(run_dir, f.path)
+        meta = pq.ParquetFile(path).metadata
+        if "text" not in meta.schema.names:
+            continue
+        groups += [(f.path, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups)]
+        scan.total += meta.num_rows
+    for index in _spread(len(groups)):
+        if scan.scanned >= sample:
+            break
+        rel, group, _ = groups[index]
+        pf = pq.ParquetFile(os.path.join(run_dir, rel))
+        columns = ["id", "text"] if "id" in pf.schema_arrow.names else ["text"]
+        table = pf.read_row_group(group, columns=columns)
+        ids = table["id"].to_pylist() if "id" in columns else [None] * table.num_rows
+        for row, (doc_id, text) in enumerate(zip(ids, table["text"].to_pylist())):
+            if scan.scanned >= sample:
+                break
+            scan.scanned += 1
+            findings = find_pii(text or "")
+            for _, _, typ in findings:
+                scan.counts[typ] += 1
+            for typ in dict.fromkeys(t for _, _, t in findings):
+                names = scan.examples.setdefault(typ, [])
+                if len(names) < EXAMPLE_IDS:
+                    names.append(str(doc_id) if doc_id is not None else f"{rel}#{group}:{row}")
+    return scan
+
+
+def _network_failure(exc: BaseException) -> bool:
+    """A connection that failed below HTTP (refused, reset, timed out, DNS), whatever the HTTP client."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"HfHubHTTPError", "HTTPStatusError"}:  # the Hub answered (these are OSErrors too)
+        return False
+    return isinstance(exc, (ConnectionError, TimeoutError)) or bool(
+        names & {"TransportError", "ConnectionError", "Timeout", "TimeoutException", "gaierror"})
+
+
 def human_size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -55,16 +167,19 @@ def human_size(n: int) -> str:
 def publish(
     run_dir: str,
     repo_id: str,
-    private: bool = False,
+    private: bool = True,
     dry_run: bool = False,
     endpoint: str | None = None,
     include_rejected: bool = False,
     license: str = "other",
     cjk_font: str | bool | None = True,
+    allow_pii: bool = False,
+    pii_sample: int = PII_SAMPLE_DOCS,
     log=print,
 ) -> list[UploadFile]:
-    """Build the card for ``repo_id``, then upload (or, with ``dry_run``, list) the files; return them."""
-    from huggingface_hub import HfApi, get_token
+    """Build the card for ``repo_id``, scan for personal data, then upload (or, with ``dry_run``, list)
+    the files; return them. Raises :class:`PublishError` when the scan refuses or the Hub is unreachable."""
+    from huggingface_hub import HfApi, constants, get_token
 
     token = None if dry_run else get_token()
     if not dry_run and not token:
@@ -80,15 +195,31 @@ def publish(
     log(f"{verb} {len(files)} files ({human_size(total)}) to dataset {repo_id} ({visibility})")
     for f in files:
         log(f"  {f.path}  {human_size(f.size)}")
+    scan = scan_for_pii(run_dir, files, pii_sample)
+    if not scan.clean:
+        if not allow_pii:
+            raise PublishError(f"publishing {'would be ' if dry_run else ''}refused: {scan.describe()}. "
+                               "Add a `pii` stage to the job and re-run it, or pass --allow-pii to publish anyway.")
+        log(f"warning: publishing with --allow-pii: {scan.describe()}")
+    else:
+        log(f"PII check: {scan.describe()}")
     if dry_run:
         return files
     api = HfApi(endpoint=endpoint, token=token)
-    url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    patterns = [f.path for f in files]
-    if (total > LARGE_BYTES or len(files) > LARGE_FILES) and hasattr(api, "upload_large_folder"):
-        api.upload_large_folder(repo_id=repo_id, folder_path=run_dir, repo_type="dataset", allow_patterns=patterns, private=private)
-    else:
-        api.upload_folder(repo_id=repo_id, folder_path=run_dir, repo_type="dataset", allow_patterns=patterns,
-                          commit_message=f"jinglian: publish {os.path.basename(os.path.abspath(run_dir))}")
+    try:
+        url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        patterns = [f.path for f in files]
+        if (total > LARGE_BYTES or len(files) > LARGE_FILES) and hasattr(api, "upload_large_folder"):
+            api.upload_large_folder(repo_id=repo_id, folder_path=run_dir, repo_type="dataset", allow_patterns=patterns,
+                                    private=private)
+        else:
+            api.upload_folder(repo_id=repo_id, folder_path=run_dir, repo_type="dataset", allow_patterns=patterns,
+                              commit_message=f"jinglian: publish {os.path.basename(os.path.abspath(run_dir))}")
+    except Exception as exc:
+        if not _network_failure(exc):
+            raise
+        where = endpoint or constants.ENDPOINT
+        reason = str(exc).strip() or type(exc).__name__
+        raise HubUnreachable(f"cannot reach the Hub at {where}: {reason}") from None
     log(f"published: {url}")
     return files
