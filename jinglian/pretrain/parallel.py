@@ -40,7 +40,7 @@ from torch.distributed.tensor.parallel import (
 from torch.nn.parallel import DistributedDataParallel
 
 from .config import ParallelConfig
-from .model import ModelArgs, Transformer, initial_value
+from .model import ModelArgs, Transformer, at_least_fp32, initial_value
 
 
 def build_mesh(cfg: ParallelConfig, device_type: str) -> DeviceMesh:
@@ -52,7 +52,7 @@ def build_mesh(cfg: ParallelConfig, device_type: str) -> DeviceMesh:
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean next-token loss; with loss_parallel active it runs on vocabulary-sharded logits."""
-    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(0, 1))
+    return F.cross_entropy(logits.flatten(0, 1).to(at_least_fp32(logits.dtype)), targets.flatten(0, 1))
 
 
 @dataclass
@@ -225,11 +225,14 @@ def clip_grads(parts: list[nn.Module], max_norm: float, pp_group: dist.ProcessGr
     DTensor norms reduce over their shards; pipeline stages hold different parameters, so
     their squared norms are summed over the pipeline group."""
     sharded, local = _params_with_grads(parts)
-    squares = torch.zeros((), dtype=torch.float32, device=(sharded + local)[0].grad.device)
+    # A pipeline stage whose parameters are all frozen this step has no gradients at all.
+    first = (sharded + local)[0].grad if sharded + local else next(p for part in parts for p in part.parameters())
+    dtype = at_least_fp32(first.dtype)
+    squares = torch.zeros((), dtype=dtype, device=first.device)
     for p in sharded:
-        squares += torch.linalg.vector_norm(p.grad, dtype=torch.float32).full_tensor() ** 2
+        squares += torch.linalg.vector_norm(p.grad, dtype=dtype).full_tensor() ** 2
     if local:
-        squares += torch.nn.utils.get_total_norm([p.grad for p in local], foreach=True).float() ** 2
+        squares += torch.nn.utils.get_total_norm([p.grad for p in local], foreach=True).to(dtype) ** 2
     if pp_group is not None:
         dist.all_reduce(squares, group=pp_group)
     norm = squares.sqrt()
