@@ -14,7 +14,7 @@ def register(sub) -> None:
     p.add_argument("--output", help="output directory (overrides the job's `output`)")
     p.add_argument("--address", help="Ray cluster to attach to (e.g. 'auto'); default: $RAY_ADDRESS or start Ray in-process")
     p.add_argument("--workers", type=int, help="workers per stage segment (default: the cluster's CPUs)")
-    p.add_argument("--overwrite", action="store_true", help="delete an existing output directory first")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in the output directory (only a jinglian run, only its own files)")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--ray", dest="use_ray", action="store_true", default=None,
                         help="run on Ray even when the job is small (default: small jobs run in this process)")
@@ -28,6 +28,13 @@ def register(sub) -> None:
 
 
 def run_command(args) -> int:
+    from jinglian.pipeline.output_guard import keep_locks
+
+    with keep_locks():  # the run's lock on its output lasts until the card and the pretraining are written too
+        return _run_command(args)
+
+
+def _run_command(args) -> int:
     from jinglian.pipeline.executor import RunOptions, run_job
 
     try:

@@ -2,7 +2,7 @@
 
 The stage list is cut into *segments* at every barrier stage. Each segment is
 a streaming map over partitions (one input file, or one intermediate file of
-the previous segment) run by a pool of Ray actors through Ray Data, so heavy
+the previous segment) run by a pool of Ray actors (``actor_pool``), so heavy
 resources load once per worker. Between segments a barrier stage's
 ``prepare`` sees every row that reached it, with :class:`RayOps` to compute
 on them in a distributed way. Before the first segment, every stage's
@@ -17,8 +17,9 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from jinglian.pipeline.actor_pool import pool_size, run_on_actor_pool  # noqa: F401 (pool_size: tests)
 from jinglian.pipeline.atomic import sweep_temporaries, write_json_atomic
 from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet
 from jinglian.pipeline.job import Job, JobError
@@ -26,7 +27,7 @@ from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunne
 from jinglian.pipeline.progress import Console, SegmentProgress, rows_per_file
 from jinglian.pipeline.ray_runtime import RaySession, choose_engine
 from jinglian.pipeline.stats import build_stats
-from jinglian.stages.base import BarrierStage, RunContext, Stage, StageCounts
+from jinglian.stages.base import BarrierStage, RunContext, Stage
 
 
 @dataclass
@@ -42,9 +43,32 @@ class RunOptions:
 
 
 def run_job(job: Job, options: RunOptions) -> dict:
-    """Run (or resume) ``job``; return the statistics also written to ``stats.json``."""
+    """Run (or resume) ``job``; return the statistics also written to ``stats.json``.
+
+    Stages check their resources first; then the output is claimed (location checked, locked for
+    the run, marked) and a watchdog ends what Ray left behind should this process die.
+    """
+    from jinglian.pipeline.output_guard import claim_output
+    from jinglian.pipeline.preflight import check_stages
+    from jinglian.pipeline.ray_reaper import SessionWatchdog, driver_is_gone, reap
+
+    check_stages(job)
+    lock = claim_output(job, options.overwrite, _layout(job))
+    try:
+        previous = lock.previous_holder
+        if previous and previous.get("host") == lock.host and driver_is_gone(previous["pid"], previous["since"]):
+            reap(previous["pid"], previous["since"])  # a killed run's Ray leftovers, if its watchdog died too
+        watchdog = SessionWatchdog(lock.since)
+        try:
+            return _run_claimed(job, options)
+        finally:
+            watchdog.finish()
+    finally:
+        lock.release()
+
+
+def _run_claimed(job: Job, options: RunOptions) -> dict:
     start = time.time()
-    _claim_output(job, options.overwrite)
     sweep_temporaries(job.output)
     sites = _generate_inputs(job)
     console = Console(quiet=options.quiet)
@@ -85,35 +109,10 @@ def run_job(job: Job, options: RunOptions) -> dict:
         ray_session.stop()
 
 
-def _claim_output(job: Job, overwrite: bool) -> None:
-    """Refuse to mix two different jobs, or two segment layouts of one job, in one output directory.
-
-    The layout (which stages share a segment) is fixed by the stage classes, not the job file: a
-    jinglian version that cuts segments differently would misread another version's segment markers.
-    """
-    marker = os.path.join(job.output, "_job.json")
-    layout = [[job.stages[i].name for i in indices] for _, indices in _segments(job)]
-    if overwrite and os.path.exists(job.output):
-        shutil.rmtree(job.output)
-    if os.path.exists(marker):
-        with open(marker, encoding="utf-8") as f:
-            previous = json.load(f)
-        if previous.get("fingerprint") != job.fingerprint():
-            raise JobError(
-                f"{job.file}: output {job.output!r} holds a run of a different job "
-                f"(fingerprint {previous.get('fingerprint')} from {previous.get('file')}, this job is {job.fingerprint()}); "
-                "use --overwrite to replace it or --output for a new directory"
-            )
-        if previous.get("segments") != layout:
-            raise JobError(
-                f"{job.file}: output {job.output!r} was written with segments {previous.get('segments')}, this version of "
-                f"jinglian runs {layout}; its markers cannot be resumed: use --overwrite or another --output"
-            )
-        return
-    if os.path.isdir(job.output) and os.listdir(job.output):
-        raise JobError(f"{job.file}: output {job.output!r} exists and is not a jinglian run; use --overwrite or another --output")
-    write_json_atomic(marker, {"fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name,
-                               "job": job.raw})
+def _layout(job: Job) -> list[list[str]]:
+    """Stage names per segment, recorded with the run: it is fixed by the stage classes, not the job file,
+    so a jinglian version that cuts segments differently must not resume (misread) this run's markers."""
+    return [[job.stages[i].name for i in indices] for _, indices in _segments(job)]
 
 
 def _generate_inputs(job: Job) -> list:
@@ -259,39 +258,6 @@ def _stage_cls(name: str):
     return stage_class(name)
 
 
-class _SegmentActor:
-    """A Ray Data actor: builds the segment's stages once, then runs one partition per call."""
-
-    def __init__(self, plan: SegmentPlan):
-        self.runner = SegmentRunner(plan, [_stage_cls(name) for name, _ in plan.stages])
-
-    def __call__(self, batch):
-        results = [json.dumps(self.runner.run(PartitionTask(**json.loads(t)))) for t in batch["task"]]
-        return {"result": results}
-
-
-def pool_size(cpus_per_worker: float, cluster_cpus: float, requested: int | None, partitions: int) -> int:
-    """Actors for a segment: as requested (default: as many as the cluster fits), never more than its partitions.
-
-    Each actor costs a process start and the segment's ``setup()``; one with no partition to run is pure cost.
-    """
-    fits = int(cluster_cpus // cpus_per_worker) or 1
-    return max(1, min(requested or fits, partitions))
-
-
 def _ray_results(plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions):
-    import ray
-
     cpus = max([_stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
-    workers = pool_size(cpus, ray.cluster_resources().get("CPU", 1), options.workers, len(tasks))
-    items = [{"task": json.dumps(asdict(t))} for t in tasks]
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    out = ds.map_batches(
-        _SegmentActor,
-        fn_constructor_kwargs={"plan": plan},
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=workers),
-        num_cpus=cpus,  # Ray Data restarts a dead actor and retries its partition (max_restarts=-1 by default)
-    )
-    for row in out.iter_rows():
-        yield json.loads(row["result"])
+    yield from run_on_actor_pool(plan, tasks, cpus, options.workers)

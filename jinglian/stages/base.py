@@ -78,6 +78,14 @@ class Stage:
         """
         return {}
 
+    def check(self) -> None:
+        """Cheap check, once on the driver before anything runs, that what ``setup()`` loads is there.
+
+        Raise OSError or ValueError naming what is missing (a model file): the run stops with that
+        one message instead of failing in every worker after the cluster has started. Default:
+        nothing to check. Must not load heavy resources (the driver would pay for them).
+        """
+
     def setup(self) -> None:
         """Load heavy resources. Called once per worker before the first batch."""
 

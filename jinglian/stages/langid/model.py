@@ -42,12 +42,13 @@ def _shipped_copy() -> str | None:
 
 def find_model(path: str | None = None) -> str:
     """The lid model to load; raises FileNotFoundError naming every place looked at."""
-    candidates = [path, os.environ.get("JINGLIAN_LID_MODEL"), os.path.join(cache_dir(), MODEL_NAME)]
-    for c in candidates:
+    if path:  # a model the job names is that model: never silently another one
+        if os.path.isfile(path):
+            return path
+        raise FileNotFoundError(f"language-id model not found at {path}")
+    for c in (os.environ.get("JINGLIAN_LID_MODEL"), os.path.join(cache_dir(), MODEL_NAME)):
         if c and os.path.isfile(c):
             return c
-    if path:
-        raise FileNotFoundError(f"language-id model not found at {path}")
     shipped = _shipped_copy()
     if shipped:
         return shipped

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from jinglian import documents as D
 from jinglian.stages.base import Stage
+from jinglian.stages.fasttext_file import check_fasttext_file
 from jinglian.stages.langid.model import find_model
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
@@ -39,6 +40,10 @@ def cjk_ratio(text: str) -> float:
 class LangIdStage(Stage):
     name = "langid"
     Params = LangIdParams
+
+    def check(self) -> None:
+        path = self.params.model_path
+        check_fasttext_file(find_model(self.context.resolve(path) if path else None), "language-id model")
 
     def setup(self) -> None:
         import fasttext

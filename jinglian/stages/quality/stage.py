@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from jinglian import documents as D
 from jinglian.stages.base import Stage
+from jinglian.stages.fasttext_file import check_fasttext_file
 from jinglian.stages.quality.model import QualityModel, TrainConfig, train
 from jinglian.stages.quality.sources import read_texts
 
@@ -85,6 +86,11 @@ class QualityStage(Stage):
         if held_out is not None:
             stats["held_out"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in vars(held_out).items()}
         return stats
+
+    def check(self) -> None:
+        # A missing model with `train` is trained by before_run (its sources may be generated inputs, made later).
+        if os.path.exists(self.model_path) or not self.params.train:
+            check_fasttext_file(self.model_path, "quality: model")
 
     def setup(self) -> None:
         self._model = QualityModel.load(self.model_path)

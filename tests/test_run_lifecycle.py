@@ -1,0 +1,162 @@
+"""A run's start and end: a stage that cannot set up stops it before anything runs, and no Ray
+process of a run outlives it, even when its driver is killed (real processes, real Ray)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import psutil
+import pytest
+
+from jinglian.pipeline.executor import RunOptions, run_job
+from jinglian.pipeline.job import JobError, load_job
+from jinglian.stages import STAGES
+from jinglian.stages.base import Stage
+from tests.helpers import write_job, write_jsonl
+
+CLI = [sys.executable, "-m", "jinglian.cli", "run"]
+
+
+@pytest.fixture
+def small_job(tmp_path):
+    write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": f"第{i}篇文档，内容足够长。" * 4} for i in range(30)])
+    write_jsonl(tmp_path / "in" / "b.jsonl", [{"text": f"document {i} in English with enough words"} for i in range(30)])
+
+    def make(stages, name="job"):
+        return write_job(tmp_path / f"{name}.yaml", name=name, output=str(tmp_path / "out"),
+                         input=[{"path": str(tmp_path / "in"), "format": "jsonl"}], stages=stages)
+    return make
+
+
+@pytest.mark.parametrize("engine", ["--ray", "--no-ray"])
+def test_missing_language_model_stops_the_run_before_anything_runs(small_job, tmp_path, engine):
+    missing = str(tmp_path / "models" / "lid.176.ftz")
+    job = small_job([{"normalize": {}}, {"langid": {"model_path": missing}}])
+    started = time.monotonic()
+    result = subprocess.run([*CLI, job, engine], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "langid" in lines[0] and missing in lines[0], result.stderr
+    assert "Ray" not in result.stdout + result.stderr  # Ray never started, and said nothing
+    assert not (tmp_path / "out").exists()  # nothing was written, not even the run marker
+    assert time.monotonic() - started < 60
+
+
+def test_a_file_that_is_not_a_model_is_named_before_anything_runs(small_job, tmp_path):
+    bogus = tmp_path / "quality.bin"
+    bogus.write_text("not a model")
+    job = small_job([{"quality": {"model": str(bogus)}}])
+    result = subprocess.run([*CLI, job, "--ray"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "not a fastText model file" in result.stderr and str(bogus) in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@dataclass
+class _Params:
+    resource: str = ""
+
+
+class NeedsResource(Stage):
+    """A stage whose check fails: neither its setup nor its process may ever run."""
+
+    name = "needs_resource"
+    Params = _Params
+    calls: list = []
+
+    def check(self):
+        if not os.path.exists(self.params.resource):
+            raise FileNotFoundError(f"resource not found: {self.params.resource}")
+
+    def setup(self):
+        NeedsResource.calls.append("setup")
+
+    def process(self, batch):
+        NeedsResource.calls.append("process")
+        return batch
+
+
+def test_every_stage_is_checked_before_any_stage_runs(small_job, tmp_path, monkeypatch):
+    monkeypatch.setitem(STAGES, "needs_resource", f"{__name__}:NeedsResource")
+    job = load_job(small_job([{"normalize": {}}, {"needs_resource": {"resource": str(tmp_path / "nope")}}]))
+    with pytest.raises(JobError, match=r"stages\[1\]\.needs_resource: resource not found: .*nope"):
+        run_job(job, RunOptions(use_ray=False, quiet=True))
+    assert NeedsResource.calls == [] and not (tmp_path / "out").exists()
+    (tmp_path / "nope").write_text("here")
+    stats = run_job(job, RunOptions(use_ray=False, quiet=True))
+    assert stats["totals"]["kept"] == 60 and NeedsResource.calls[0] == "setup"
+
+
+def processes_in_session(sid: int) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (OSError, psutil.Error):
+            continue
+    return found
+
+
+def wait_for_no_process_in_session(sid: int, timeout: float) -> list[str]:
+    """Names of the session's processes still alive after ``timeout`` seconds (empty: all gone)."""
+    deadline = time.time() + timeout
+    while True:
+        alive = processes_in_session(sid)
+        if not alive or time.time() > deadline:
+            names = []
+            for p in alive:
+                try:
+                    names.append(f"{p.pid} {p.name()}")
+                except psutil.Error:
+                    pass
+            return names
+        time.sleep(0.5)
+
+
+def kill_session(sid: int) -> None:
+    for proc in processes_in_session(sid):
+        try:
+            proc.kill()  # only the processes this test started (their session is the run's own)
+        except psutil.Error:
+            pass
+
+
+@pytest.mark.slow
+def test_killed_driver_leaves_no_ray_process_and_the_resumed_run_finishes_clean(tmp_path):
+    for f in range(8):
+        write_jsonl(tmp_path / "in" / f"f{f}.jsonl", [{"text": f"文件{f} 第{i}行。" * 20} for i in range(6000)])
+    job = write_job(tmp_path / "job.yaml", name="orphans", output=str(tmp_path / "out"),
+                    input=[{"path": str(tmp_path / "in"), "format": "jsonl"}], stages=[{"normalize": {}}])
+    run = [*CLI, job, "--ray", "--workers", "1"]
+    driver = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        parts = tmp_path / "out" / "_parts"
+        deadline = time.time() + 240
+        while time.time() < deadline and not (parts.is_dir() and any(n.startswith("part-") for n in os.listdir(parts))):
+            time.sleep(0.1)
+        assert parts.is_dir(), "the run never committed a partition"
+        ray_processes = [p for p in processes_in_session(driver.pid) if p.pid != driver.pid]
+        assert ray_processes, "Ray was not running in the driver's session"
+        driver.send_signal(signal.SIGKILL)  # the driver alone, as an OOM killer or a lost terminal would
+        driver.wait()
+        left = wait_for_no_process_in_session(driver.pid, timeout=30)
+        assert left == [], f"Ray processes of the killed run still alive 30 s later: {left}"
+    finally:
+        kill_session(driver.pid)
+
+    resumed = subprocess.Popen(run, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, err
+        assert "already committed" in out
+        left = wait_for_no_process_in_session(resumed.pid, timeout=0)
+        assert left == [], f"a finished run left processes behind: {left}"
+    finally:
+        kill_session(resumed.pid)
