@@ -147,3 +147,10 @@ def test_score_counts_misses_and_false_hits(report_split):
 def test_offsets_survive_full_width_folding():
     text = "电话（０２０）８３４５６７８９，邮箱ａ＠ｂ．ｃｎ"
     assert redact(text) == ("电话<PHONE>，邮箱<EMAIL>", {"PHONE": 1, "EMAIL": 1})
+
+
+def test_many_findings_in_one_document_keep_order_and_counts():
+    text = "电话13812345678，邮箱a@b.cn，IP 10.0.0.1；" * 2000
+    new, counts = redact(text)
+    assert counts == {"PHONE": 2000, "EMAIL": 2000, "IP": 2000}
+    assert new == "电话<PHONE>，邮箱<EMAIL>，IP <IP>；" * 2000

@@ -25,6 +25,7 @@ full-width digits need no patterns of their own.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import re
 from collections import Counter
@@ -198,17 +199,22 @@ TYPES = ("EMAIL", "PHONE", "ID_CARD", "IP", "BANK_CARD")
 def find_pii(text: str, types=TYPES) -> list[tuple[int, int, str]]:
     """Non-overlapping (start, end, type) findings, earlier detectors winning overlaps."""
     folded = text.translate(_FOLD)
+    # Findings never overlap, so sorted by start they are sorted by end too: one bisect finds a clash
+    # (a page listing thousands of numbers must not cost a quadratic scan).
+    starts: list[int] = []
     taken: list[tuple[int, int, str]] = []
     for det in DETECTORS:
         if det.type not in types or not det.worth_trying(folded):
             continue
         for m in det.pattern.finditer(folded):
             start, end = m.span(det.group)
-            if any(start < e and s < end for s, e, _ in taken):
+            i = bisect.bisect_left(starts, end)  # findings [0, i) start before this one ends
+            if i and taken[i - 1][1] > start:
                 continue
             if det.valid(m.group(det.group)) and det.context(folded, m.start()):
-                taken.append((start, end, det.type))
-    return sorted(taken)
+                starts.insert(i, start)
+                taken.insert(i, (start, end, det.type))
+    return taken
 
 
 def redact(text: str, types=TYPES) -> tuple[str, Counter]:
