@@ -28,6 +28,13 @@ class ModelConfig:
     dim: int | None = None
     n_heads: int | None = None
     n_kv_heads: int | None = None
+    # Continued pretraining: {hf: DIR} or {checkpoint: CKPT}, optionally tokenizer: EXTENDED.model
+    # (rows for its added pieces are grown) and new_rows: mean | random | zero (how they start).
+    # The model's shape then comes from the checkpoint, not from the preset.
+    init_from: dict | None = None
+
+
+INIT_FROM_KEYS = {"hf", "checkpoint", "tokenizer", "new_rows"}
 
 
 @dataclass
@@ -82,6 +89,10 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps between checkpoints; 0: only at the end
     resume: bool = True  # continue from the newest checkpoint under output_dir
     peak_flops: float = 989e12  # per-device peak used for MFU (H100 SXM dense bf16)
+    # Which parameters the optimizer updates: all, or only the input embedding and output head
+    # (the first phase of adapting a pretrained model to new vocabulary rows).
+    trainable: Literal["all", "embeddings"] = "all"
+    embeddings_only_steps: int = 0  # with trainable all: the first N steps update only embeddings + head
 
 
 @dataclass
@@ -108,7 +119,9 @@ class PretrainConfig:
         for name in ("seq_len", "micro_batch_size", "grad_accum"):
             if getattr(d, name) < 1:
                 raise ValueError(f"data.{name} must be >= 1")
-        if m.vocab_size is None and m.tokenizer is None and (d.tokens_dir is None or d.tokens_dir.endswith(".txt")):
+        if m.init_from is not None:
+            self._validate_init_from()
+        elif m.vocab_size is None and m.tokenizer is None and (d.tokens_dir is None or d.tokens_dir.endswith(".txt")):
             raise ValueError("model: set vocab_size or tokenizer (or data.tokens_dir to a tokens directory with a manifest)")
         if p.dp_mode == "ddp" and p.tp > 1:
             raise ValueError("parallel.dp_mode ddp does not combine with tp > 1: use fsdp")
@@ -122,7 +135,25 @@ class PretrainConfig:
             raise ValueError(f"data.grad_accum ({d.grad_accum}) is the number of pipeline micro-batches: use >= pp ({p.pp})")
         if self.train.steps < 1:
             raise ValueError("train.steps must be >= 1")
+        if self.train.embeddings_only_steps < 0:
+            raise ValueError("train.embeddings_only_steps must be >= 0")
         return self
+
+    def _validate_init_from(self) -> None:
+        m, init = self.model, self.model.init_from
+        unknown = sorted(set(init) - INIT_FROM_KEYS)
+        if unknown:
+            raise ValueError(f"model.init_from: unknown keys {unknown}; allowed: {sorted(INIT_FROM_KEYS)}")
+        if bool(init.get("hf")) == bool(init.get("checkpoint")):
+            raise ValueError("model.init_from: give exactly one of hf (a Hugging Face directory) or checkpoint")
+        if init.get("new_rows", "mean") not in ("mean", "random", "zero"):
+            raise ValueError(f"model.init_from.new_rows: {init['new_rows']!r} is not one of mean, random, zero")
+        shaped = [k for k in ("vocab_size", "tokenizer", "tie_embeddings", "n_layers", "dim", "n_heads", "n_kv_heads")
+                  if getattr(m, k) is not None]
+        if shaped:
+            raise ValueError(f"model.init_from takes the model's shape from the checkpoint: remove model.{shaped[0]}")
+        if self.parallel.meta_init:
+            raise ValueError("model.init_from loads weights into a full model: parallel.meta_init does not combine with it")
 
 
 def _check(value, annotation, where: str):

@@ -115,6 +115,16 @@ def build_datasets(cfg: PretrainConfig, vocab_size: int, output_dir: Path):
     return train, valid
 
 
+def drop_grads_outside_embeddings(parts: list[torch.nn.Module]) -> None:
+    """Freeze all but the input embedding and output head for this step: AdamW skips a parameter
+    without a gradient entirely (no update, no weight decay) and clipping ignores it. Gradients
+    are still computed, which keeps DDP's and FSDP's reductions unchanged."""
+    for part in parts:
+        for name, p in part.named_parameters():
+            if not name.endswith(("tok_embeddings.weight", "output.weight")):
+                p.grad = None
+
+
 class Trainer:
     def __init__(self, cfg: PretrainConfig, train_data=None, valid_data=None):
         self.cfg = cfg
@@ -129,15 +139,24 @@ class Trainer:
         self.pp_group = self.mesh["pp"].get_group() if p.pp > 1 else None
         self.output_dir = Path(cfg.train.output_dir)
 
-        vocab = padded_vocab_size(cfg)
         m = cfg.model
-        overrides = {k: getattr(m, k) for k in ("n_layers", "dim", "n_heads", "n_kv_heads", "tie_embeddings")
-                     if getattr(m, k) is not None}
-        self.args = model_args(m.preset, vocab, max_seq_len=cfg.data.seq_len, **overrides)
+        warm, self.hf_config = None, None
+        if m.init_from is not None:
+            from .warmstart import prepare
+
+            warm = prepare(cfg)
+            self.args, self.hf_config = warm.args, warm.hf_config
+        else:
+            overrides = {k: getattr(m, k) for k in ("n_layers", "dim", "n_heads", "n_kv_heads", "tie_embeddings")
+                         if getattr(m, k) is not None}
+            self.args = model_args(m.preset, padded_vocab_size(cfg), max_seq_len=cfg.data.seq_len, **overrides)
+        vocab = self.args.vocab_size
         # Every rank builds the same full model and keeps its shards, or (meta_init) builds
         # an empty one and initialises only its shards, to the same values.
         with torch.device("meta") if p.meta_init else contextlib.nullcontext():
             model = Transformer(self.args, seed=cfg.train.seed)
+        if warm is not None:
+            warm.load_into(model)
         self.par = parallelize(model, self.mesh, p, self.device, n_microbatches=cfg.data.grad_accum)
         self.optimizers = [build_optimizer(part, cfg) for part in self.par.parts]
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for o in self.optimizers]
@@ -188,7 +207,7 @@ class Trainer:
                 losses = []
                 self.par.schedule.step(x, target=y, losses=losses)
                 if self.par.is_last_stage:
-                    loss = torch.stack([_plain(l.detach()).float() for l in losses]).mean()
+                    loss = torch.stack([_plain(l.detach()) for l in losses]).mean()
             else:
                 model, total = self.par.parts[0], torch.zeros((), device=self.device)
                 for i in range(accum):
@@ -197,8 +216,10 @@ class Trainer:
                     with _grad_sync(model, i == accum - 1):
                         micro = cross_entropy(model(x), y) / accum
                         micro.backward()
-                    total += _plain(micro.detach()).float()
+                    total += _plain(micro.detach())
                 loss = total
+        if self.embeddings_only():
+            drop_grads_outside_embeddings(self.par.parts)
         norm = clip_grads(self.par.parts, self.cfg.optim.grad_clip, self.pp_group)
         lr = self.optimizers[0].param_groups[0]["lr"]
         for opt, sched in zip(self.optimizers, self.schedulers):
@@ -207,6 +228,11 @@ class Trainer:
         self.step += 1
         self.consumed_samples += self.cfg.global_batch
         return (self._dp_mean(loss).item() if loss is not None else None), norm.item(), lr
+
+    def embeddings_only(self) -> bool:
+        """Whether this step updates only the input embedding and output head."""
+        t = self.cfg.train
+        return t.trainable == "embeddings" or self.step < t.embeddings_only_steps
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
@@ -224,10 +250,10 @@ class Trainer:
                     losses = []
                     self.par.schedule.eval(x, target=y, losses=losses)
                     if self.par.is_last_stage:
-                        total += torch.stack([_plain(l).float() for l in losses]).sum()
+                        total += torch.stack([_plain(l) for l in losses]).sum()
                 else:
                     for x, y in zip(batch[0].chunk(accum), batch[1].chunk(accum)):
-                        total += _plain(cross_entropy(self.par.parts[0](x), y)).float()
+                        total += _plain(cross_entropy(self.par.parts[0](x), y))
                 n += accum
         if n == 0:
             raise ValueError("the valid split has fewer samples than one global batch")
@@ -236,6 +262,11 @@ class Trainer:
     # -- the loop ------------------------------------------------------------------------
     def save(self) -> None:
         path = checkpoint.step_dir(self.output_dir / "checkpoints", self.step)
+        if dist.get_rank() == 0:  # the shape and source config `pretrain convert --to-hf` exports with
+            from .hf import write_model_json
+
+            path.mkdir(parents=True, exist_ok=True)
+            write_model_json(path, self.args, self.hf_config)
         checkpoint.save(path, self.par.parts, self.optimizers, self.schedulers,
                         {"step": self.step, "consumed_samples": self.consumed_samples})
 
