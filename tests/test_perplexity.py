@@ -144,3 +144,23 @@ def test_cli_train_then_score_round_trip(corpus, tmp_path, capsys):
     expected = CharNgramLM.train(corpus[0], LMConfig(order=4)).perplexity(probe)
     assert [r["perplexity"] for r in rows] == [round(float(v), 3) for v in expected]
     assert rows[0]["perplexity"] < rows[1]["perplexity"] and len(rows[0]["lines"]) == probe[0].count("\n") + 1
+
+
+def test_job_trains_the_model_then_rejects_garbled_documents(corpus, tmp_path):
+    from jinglian.pipeline.executor import RunOptions, run_job
+    from jinglian.pipeline.job import load_job
+    from tests.helpers import write_job
+
+    write_jsonl(tmp_path / "clean.jsonl", [{"text": t} for t in corpus[0]])
+    docs = [{"id": f"c{i}", "text": t} for i, t in enumerate(corpus[1][:6])]
+    docs += [{"id": f"g{i}", "text": _shuffled(t, i)} for i, t in enumerate(corpus[1][:6])]
+    write_jsonl(tmp_path / "in" / "docs.jsonl", docs)
+    stage = {"model": str(tmp_path / "lm.bin"), "max_perplexity": 100.0,
+             "train": {"texts": [str(tmp_path / "clean.jsonl")], "order": 4}}
+    path = write_job(tmp_path / "job.yaml", name="ppl", output=str(tmp_path / "out"),
+                     input=[{"path": str(tmp_path / "in" / "*.jsonl"), "format": "jsonl"}],
+                     stages=[{"normalize": {}}, {"perplexity": stage}])
+    stats = run_job(load_job(path), RunOptions(use_ray=False, quiet=True))
+    ppl = stats["stages"][1]
+    assert ppl["prepare"]["trained"] and ppl["docs_in"] == 12
+    assert ppl["reasons"] == {REASON: 6}

@@ -18,7 +18,7 @@ from jinglian.pipeline.executor import RunOptions, _segments, run_job
 from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages.base import RunContext, StageCounts, apply_stage
 from jinglian.stages.quality.features import features
-from jinglian.stages.quality.model import QualityModel, metrics, train
+from jinglian.stages.quality.model import QualityModel, balanced, metrics, train
 from jinglian.stages.quality.sources import read_texts
 from jinglian.stages.quality.stage import QualityParams, QualityStage
 from tests.helpers import snapshot, write_job, write_jsonl
@@ -48,6 +48,17 @@ def test_metrics_counts_both_classes():
     m = metrics(np.array([0.9, 0.8, 0.2, 0.6]), np.array([True, False, False, True]))
     assert (m.precision_hq, m.recall_hq) == (pytest.approx(2 / 3), 1.0)
     assert (m.precision_lq, m.recall_lq) == (1.0, 0.5)
+
+
+def test_balancing_repeats_the_smaller_class_to_the_larger_ones_count():
+    rows = [(f"p{i}", True) for i in range(10)] + [("n0", False), ("n1", False), ("n2", False)]
+    out = balanced(rows, seed=0)
+    negatives = [t for t, hq in out if not hq]
+    assert sum(hq for _, hq in out) == 10 and len(negatives) == 10
+    assert {t: negatives.count(t) for t in ("n0", "n1", "n2")} in ({"n0": 4, "n1": 3, "n2": 3},
+                                                                    {"n0": 3, "n1": 4, "n2": 3},
+                                                                    {"n0": 3, "n1": 3, "n2": 4})
+    assert balanced(rows, seed=0) == out  # deterministic
 
 
 def test_training_separates_clean_from_junk_on_held_out(trained, sets):

@@ -23,6 +23,8 @@ def register(sub) -> None:
     t.add_argument("--dim", type=int, default=defaults.dim)
     t.add_argument("--word-ngrams", type=int, default=defaults.word_ngrams)
     t.add_argument("--seed", type=int, default=defaults.seed)
+    t.add_argument("--no-balance", dest="balance", action="store_false",
+                   help="do not repeat the smaller class's texts to the larger one's count")
     t.add_argument("--json", action="store_true", help="print the metrics as JSON")
     t.set_defaults(func=_train)
 
@@ -53,7 +55,7 @@ def _print(title: str, m, as_json: bool) -> None:
 def _train(args) -> int:
     pos, neg = read_texts(args.positive, args.text_field), read_texts(args.negative, args.text_field)
     config = TrainConfig(epoch=args.epoch, lr=args.lr, dim=args.dim, word_ngrams=args.word_ngrams,
-                         valid_fraction=args.valid_fraction, seed=args.seed)
+                         valid_fraction=args.valid_fraction, seed=args.seed, balance=args.balance)
     model, held_out = train(pos, neg, config)
     model.save(args.output)
     if held_out is None:

@@ -30,6 +30,9 @@ class TrainConfig:
     maxn: int = 0
     bucket: int = 500_000
     valid_fraction: float = 0.2  # held out for precision/recall/F1
+    # repeat the smaller class's training texts until both classes weigh about the same: fastText has no
+    # sample weights, and clean text is easy to collect in bulk while real junk is scarce
+    balance: bool = True
     max_chars: int = MAX_CHARS
     seed: int = 0
 
@@ -117,6 +120,20 @@ def split(positives: list[str], negatives: list[str], valid_fraction: float, see
     return train, valid
 
 
+def balanced(rows: list[tuple[str, bool]], seed: int) -> list[tuple[str, bool]]:
+    """Rows with the smaller class repeated (whole copies, then a random remainder) to the larger one's size."""
+    pos = [r for r in rows if r[1]]
+    neg = [r for r in rows if not r[1]]
+    small, large = (pos, neg) if len(pos) < len(neg) else (neg, pos)
+    if not small:
+        return rows
+    rng = random.Random(seed)
+    copies, rest = divmod(len(large), len(small))
+    out = large + small * copies + rng.sample(small, rest)
+    rng.shuffle(out)
+    return out
+
+
 def train(positives: list[str], negatives: list[str], config: TrainConfig | None = None,
           featurize: Callable[[str, int], str] = features) -> tuple[QualityModel, Metrics | None]:
     """Train on a split of the data; returns the model and its held-out metrics (None without a held-out split).
@@ -129,6 +146,8 @@ def train(positives: list[str], negatives: list[str], config: TrainConfig | None
     if not positives or not negatives:
         raise ValueError("quality: training needs both positive and negative texts")
     train_rows, valid_rows = split(positives, negatives, config.valid_fraction, config.seed)
+    if config.balance:
+        train_rows = balanced(train_rows, config.seed)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
         for text, is_hq in train_rows:
             f.write(f"{HQ if is_hq else LQ} {featurize(text, config.max_chars)}\n")
