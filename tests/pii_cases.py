@@ -257,6 +257,10 @@ DECOYS = {
                {"tune": {"zh": ["用户{}说：好。"], "en": ["Thanks {} for the tip"]}, "report": {"zh": ["转发给{}看看"], "en": ["cc {} please"]}}),
     "code_identifiers": (lambda r: r.choice(["std::vector", "dead::beef", "a::b", "Foo::Bar::baz", f"v{_version(r)}", f"node{_version(r)}"]),
                          {"tune": {"zh": ["代码里用了{}。"], "en": ["The code calls {}."]}, "report": {"zh": ["报错位置：{}"], "en": ["Stack frame {}."]}}),
+    "software_versions": (lambda r: r.choice([f"Chrome/{r.randint(90, 130)}.0.0.0", f"Android {r.randint(4, 14)}.{r.randint(0, 4)}.{r.randint(0, 9)}.{r.randint(0, 9)}",
+                                              f"pkg=={_version(r)}", f"Firefox/{r.randint(90, 130)}.0.{r.randint(0, 9)}.{r.randint(0, 9)}"]),
+                          {"tune": {"zh": ["浏览器标识：{} 已记录"], "en": ["User agent {} (KHTML, like Gecko)"]},
+                           "report": {"zh": ["环境：{}，复现步骤如下"], "en": ["Reproduced with {} only."]}}),
 }
 
 

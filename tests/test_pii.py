@@ -95,6 +95,7 @@ def test_stage_rewrites_text_counts_and_respects_types():
     ("总机 010-62345678转8001", "总机 <PHONE>"),
     ("地址：2001:db8::1，映射 ::ffff:192.0.2.1。", "地址：<IP>，映射 <IP>。"),
     ("Amex 3782 822463 10005 on file.", "Amex <BANK_CARD> on file."),
+    ("访问 http://192.168.1.1/admin，或 https://10.0.0.5:8443/api", "访问 http://<IP>/admin，或 https://<IP>:8443/api"),
 ])
 def test_reported_misses_are_found(text, expected):
     assert redact(text)[0] == expected
@@ -110,6 +111,9 @@ def test_reported_misses_are_found(text, expected):
     "The label reads 6675 0965 4364 8281.",  # tail of a grouped serial is not a landline
     "档案编码230103196601059400已归档。",  # 18 digits shaped like an ID number, wrong check character, Luhn-valid
     "The code calls std::vector and dead::beef.",
+    "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Android 4.4.2.1 系统，python==3.11.7.1",
+    "统一社会信用代码91110000100000000X，营业执照号 110000012345678。",  # not ID numbers
 ])
 def test_reported_false_positives_are_left_alone(text):
     assert find_pii(text) == []

@@ -123,8 +123,10 @@ _EXTENSION = r"(?: ?(?:-|转|分机|ext\.?|x|#) ?\d{1,5})?"
 # Second-level Chinese internationalised TLDs seen in addresses (IANA root zone).
 _IDN_TLDS = ("中国|中國|公司|网络|網絡|在线|网址|网店|网站|集团|商城|商店|中文网|我爱你|信息|移动|手机|游戏|企业|娱乐|"
              "商标|广东|佛山|政务|公益|时尚|微博|购物|招聘|香港|台湾|台灣|澳門|新加坡|联通")
+# Also product tokens (Chrome/120.0.0.0 in user agents, Android 4.4.2.1, pkg==1.2.3.4).
 _VERSION_WORDS = (r"version|ver\.?|v|release|build|firmware|kernel|rev(?:ision)?|section|sec\.|§|clause|chapter|"
-                  r"step|版本号?|固件|内核|更新至|升级至?|第|章节?|条款?|规范")
+                  r"step|chrome|firefox|safari|edge|opera|android|ios|windows(?: nt)?|linux|python|java|node|"
+                  r"[A-Za-z][A-Za-z0-9_-]*/|[A-Za-z][A-Za-z0-9_.-]*==|版本号?|固件|内核|更新至|升级至?|第|章节?|条款?|规范")
 _ORDER_WORDS = (r"订单号?|单号|运单号?|快递单?号?|流水号|编号|交易号|工单号?|序列号|批次号?|"
                 r"order(?:\s*(?:no\.?|number|id|#))?|tracking(?:\s*(?:no\.?|number|#))?|invoice(?:\s*(?:no\.?|#))?|"
                 r"serial(?:\s*(?:no\.?|number|#))?|s/?n|transaction(?:\s*id)?|ref(?:erence)?(?:\s*(?:no\.?|#))?")
