@@ -161,9 +161,10 @@ def test_small_jobs_run_in_process_unless_ray_is_asked_for(tmp_path, monkeypatch
     small = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     for p in small:
         p.write_text('{"text": "x"}\n')
-    assert not choose_engine(None, None, tasks_of(small), cpus=8).use_ray
-    assert choose_engine(True, None, tasks_of(small), cpus=8).use_ray
-    assert choose_engine(None, "127.0.0.1:6379", tasks_of(small), cpus=8).use_ray  # --address: always the cluster
+    assert not choose_engine(None, None, tasks_of(small), cpus=8, ray_running=False).use_ray
+    assert choose_engine(True, None, tasks_of(small), cpus=8, ray_running=False).use_ray
+    assert choose_engine(None, "127.0.0.1:6379", tasks_of(small), cpus=8, ray_running=False).use_ray  # --address: always the cluster
+    assert choose_engine(None, None, tasks_of(small), cpus=8, ray_running=True).use_ray  # already paid for
     with pytest.raises(JobError, match="contradict"):
         choose_engine(False, "127.0.0.1:6379", tasks_of(small))
 
@@ -171,18 +172,18 @@ def test_small_jobs_run_in_process_unless_ray_is_asked_for(tmp_path, monkeypatch
     for p in big:
         with open(p, "wb") as f:
             f.truncate(IN_PROCESS_BELOW_BYTES // 2 + 1)
-    choice = choose_engine(None, None, tasks_of(big), cpus=8)
+    choice = choose_engine(None, None, tasks_of(big), cpus=8, ray_running=False)
     assert choice.use_ray and "2 partitions" in choice.reason
-    assert not choose_engine(None, None, tasks_of(big), cpus=1).use_ray
-    assert not choose_engine(None, None, tasks_of(big[:1] * 1), cpus=8).use_ray  # one partition
-    assert not choose_engine(False, None, tasks_of(big), cpus=8).use_ray
+    assert not choose_engine(None, None, tasks_of(big), cpus=1, ray_running=False).use_ray
+    assert not choose_engine(None, None, tasks_of(big[:1] * 1), cpus=8, ray_running=False).use_ray  # one partition
+    assert not choose_engine(False, None, tasks_of(big), cpus=8, ray_running=False).use_ray
 
 
 def test_ray_address_from_the_environment_means_the_cluster(tmp_path, monkeypatch):
     """`ray job submit` sets RAY_ADDRESS: the job runs on that cluster whatever its size."""
     (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
-    assert choose_engine(None, None, tasks_of([tmp_path / "a.jsonl"] * 2), cpus=8).use_ray
+    assert choose_engine(None, None, tasks_of([tmp_path / "a.jsonl"] * 2), cpus=8, ray_running=False).use_ray
 
 
 def test_input_size_counts_compressed_files_and_url_lists_as_work(tmp_path):

@@ -1,7 +1,7 @@
 """Where a run executes (in this process or on Ray), how Ray is started, and where Ray's logs go.
 
 Ray's fixed cost on a small machine is seconds (``ray.init``, a worker process
-per actor importing the stack, Ray Data's helper actors, shutdown: about 9 s
+per actor importing the stack, shutdown: about 9 s
 for a 20-document job on 2 cores, BENCHMARKS.md) while such a job's work takes
 a fraction of a second. Unless told otherwise, a run below
 ``IN_PROCESS_BELOW_BYTES`` of input, or with a single partition, or on a
@@ -9,8 +9,8 @@ one-CPU machine, runs in this process and says so. An explicit choice always
 wins: ``--ray``/``--no-ray``; ``--address`` (or ``RAY_ADDRESS``, which ``ray job
 submit`` sets) always runs on that cluster.
 
-Ray writes its own log lines (token-auth notices, actor warnings, Ray Data's
-execution messages, forwarded worker output) to the driver's stdout and
+Ray writes its own log lines (token-auth notices, actor warnings, forwarded
+worker output, the messages of libraries such as Ray Data) to the driver's stdout and
 stderr, from Python, from C++ and from background threads. Unless verbose, a
 run on Ray points file descriptors 1 and 2 at ``<output>/_logs/ray.log`` for
 as long as Ray is up, and the run's own lines go to a duplicate of the
@@ -70,8 +70,12 @@ def _ray_running_here() -> bool:
     return bool(ray is not None and ray.is_initialized())
 
 
-def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | None = None) -> EngineChoice:
-    """``use_ray`` None means: decide from the job's size (see the module's docstring)."""
+def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | None = None,
+                  ray_running: bool | None = None) -> EngineChoice:
+    """``use_ray`` None means: decide from the job's size (see the module's docstring).
+
+    ``cpus`` and ``ray_running`` (whether this process already runs Ray) default to this machine's.
+    """
     address = address or os.environ.get("RAY_ADDRESS")
     if use_ray is False:
         if address and not os.environ.get("RAY_ADDRESS"):
@@ -81,7 +85,7 @@ def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | 
         return EngineChoice(True, f"on the Ray cluster at {address}")
     if use_ray:
         return EngineChoice(True, "on Ray, started in this process (--ray)")
-    if _ray_running_here():
+    if _ray_running_here() if ray_running is None else ray_running:
         return EngineChoice(True, "on the Ray instance already running in this process")
     if cpus is None:
         cpus = os.cpu_count() or 1
@@ -212,9 +216,6 @@ def _init_ray(address: str | None, object_store_mb: int | None) -> bool:
 
     if ray.is_initialized():
         return False
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         try:

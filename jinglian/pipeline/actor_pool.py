@@ -1,0 +1,66 @@
+"""A segment's partitions on a pool of Ray actors, one partition per call.
+
+Each actor builds the segment's stages once (heavy ``setup()`` once per worker)
+and is handed the next partition as soon as its previous one returns, so a slow
+partition never holds the others back. A dead actor (a killed worker, an
+out-of-memory kill) is restarted by Ray and its call retried
+(``max_restarts``/``max_task_retries`` unlimited); a partition commits its
+outputs atomically, so a retry redoes it from the start and nothing is counted
+twice. Application errors are not retried: they end the run, as any bug should.
+
+Why not Ray Data's ``map_batches`` over an actor pool: it starts three helper
+actors per dataset (stats, autoscaling coordinator, actor location tracker),
+each a process importing Ray Data, and a streaming executor around what is
+here a plain work queue; on a small machine that cost 1-2.5 s and about
+3 CPU-seconds per segment (BENCHMARKS.md, Engine).
+"""
+
+from __future__ import annotations
+
+from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
+
+
+class SegmentWorker:
+    """One pool actor (its process title is ``ray::SegmentWorker``)."""
+
+    def __init__(self, plan: SegmentPlan):
+        from jinglian.stages import stage_class
+
+        self.runner = SegmentRunner(plan, [stage_class(name) for name, _ in plan.stages])
+
+    def run(self, task: PartitionTask) -> dict:
+        return self.runner.run(task)
+
+
+def pool_size(cpus_per_worker: float, cluster_cpus: float, requested: int | None, partitions: int) -> int:
+    """Actors for a segment: as requested (default: as many as the cluster fits), never more than its partitions.
+
+    Each actor costs a process start and the segment's ``setup()``; one with no partition to run is pure cost.
+    """
+    fits = int(cluster_cpus // cpus_per_worker) or 1
+    return max(1, min(requested or fits, partitions))
+
+
+def run_on_actor_pool(plan: SegmentPlan, tasks: list[PartitionTask], cpus_per_worker: float, workers: int | None):
+    """Yield each partition's result as it completes (in completion order)."""
+    import ray
+
+    size = pool_size(cpus_per_worker, ray.cluster_resources().get("CPU", 1), workers, len(tasks))
+    remote_cls = ray.remote(num_cpus=cpus_per_worker, max_restarts=-1, max_task_retries=-1)(SegmentWorker)
+    actors = [remote_cls.remote(plan) for _ in range(size)]  # a plan is small: passed inline, not via the store
+    queue = list(reversed(tasks))  # pop() from the end hands partitions out in order
+    running = {}
+    try:
+        for actor in actors:
+            if queue:
+                running[actor.run.remote(queue.pop())] = actor
+        while running:
+            [ref], _ = ray.wait(list(running), num_returns=1)
+            actor = running.pop(ref)
+            result = ray.get(ref)
+            if queue:
+                running[actor.run.remote(queue.pop())] = actor
+            yield result
+    finally:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
