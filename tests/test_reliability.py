@@ -61,7 +61,7 @@ def test_worker_killed_mid_stage_output_identical(corpus):
                                  "--address", gcs, "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env={**os.environ, "RAY_AUTH_MODE": "token"})
         parts = killed_dir / "_parts"
-        kill_worker_when("MapWorker", lambda: parts.is_dir() and len(os.listdir(parts)) >= 1, proc)
+        kill_worker_when("SegmentWorker", lambda: parts.is_dir() and len(os.listdir(parts)) >= 1, proc)
         out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
     assert snapshot(killed_dir) == snapshot(corpus / "clean")
