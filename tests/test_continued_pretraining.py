@@ -202,3 +202,36 @@ def test_continue_with_embeddings_first_then_all_and_export(world, tmp_path):
     assert float((got - want).abs().max() / want.abs().max()) < 1e-5
     out = theirs.generate(x[:, :8], max_new_tokens=5, do_sample=False)
     assert out.shape == (1, 13) and ext.decode(out[0].tolist())
+
+
+def test_after_run_continues_exports_and_generates(world, tmp_path, capsys):
+    """The demo's pretraining step on a run output of this test's making: random HF LLaMA for the
+    base tokenizer -> convert -> grow -> train on the token shards -> export -> transformers generates."""
+    pytest.importorskip("transformers")
+    from jinglian.pretrain.after_run import pretrain_after_run
+    from jinglian.stages.tokenize import indexed, manifest
+
+    output = tmp_path / "run"
+    extended = output / "tokenizer" / "tokenizer.model"
+    extend_files(world["base_path"], str(extended), add_path=str(world["tmp"] / "zh.model"), added_pieces=200,
+                 pad_to_multiple=64)
+    sp = spm.SentencePieceProcessor(model_file=str(extended))
+    rng, records = random.Random(5), []
+    for split, n_docs in (("train", 30), ("valid", 4)):
+        docs = [sp.encode(zh_document(rng)) + [sp.eos_id()] for _ in range(n_docs)]
+        (output / "tokens" / "web").mkdir(parents=True, exist_ok=True)
+        indexed.write_shard(str(output / "tokens" / "web" / f"{split}-00000"), docs, np.uint16)
+        records.append({"prefix": f"web/{split}-00000", "source": "web", "split": split, "docs": n_docs,
+                        "tokens": sum(map(len, docs))})
+    info = {"vocab_size": sp.get_piece_size(), "eod_id": sp.eos_id()}
+    manifest.write_manifest(str(output / "tokens"), manifest.build_manifest(records, info, {"web": 1.0}, 0.1, 10**6))
+
+    where = pretrain_after_run("jobs/pretrain-continue-tiny.yaml", str(output), steps=4, continue_from="random")
+    printed = capsys.readouterr().out
+    export = output / "pretrain" / "hf-export"
+    assert where["export"] == str(export)
+    assert {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json"} <= {p.name for p in export.iterdir()}
+    assert f"-> {export}" in printed and "generated with transformers" in printed
+    exported = hf.HFCheckpoint(export)
+    assert exported.args.vocab_size == 768 and exported.args.vocab_size >= sp.get_piece_size()
+    assert exported.args.n_layers == 2 and not exported.args.tie_embeddings

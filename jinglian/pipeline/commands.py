@@ -85,18 +85,7 @@ def print_summary(output: str, stats: dict) -> None:
 
 def pretrain_on_shards(job) -> None:
     """Train (one process) on this run's token shards; checkpoints and the loss curve go to <output>/pretrain."""
-    import yaml
+    from jinglian.pretrain.after_run import pretrain_after_run
 
-    from jinglian.pretrain.commands import apply_overrides
-    from jinglian.pretrain.config import from_dict
-    from jinglian.pretrain.launch import train_process
-
-    with open(job.pretrain.config, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
-    overrides = [f"data.tokens_dir={os.path.join(job.output, 'tokens')}", f"train.output_dir={os.path.join(job.output, 'pretrain')}"]
-    if job.pretrain.steps is not None:
-        overrides.append(f"train.steps={job.pretrain.steps}")
-    rows = train_process(from_dict(apply_overrides(raw, overrides)))
-    if rows:
-        last = rows[-1]
-        print(f"pretrain: {last['step']} steps, loss {last['loss']:.3f}; checkpoints in {os.path.join(job.output, 'pretrain')}")
+    p = job.pretrain
+    pretrain_after_run(p.config, job.output, steps=p.steps, continue_from=p.continue_from)

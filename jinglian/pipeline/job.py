@@ -48,6 +48,9 @@ class PretrainAfterRun:
 
     config: str  # pretraining config (YAML), e.g. jobs/pretrain-tiny.yaml
     steps: int | None = None  # override train.steps (a few, for a demo)
+    # Continue a LLaMA with the run's extended tokenizer: a Hugging Face model directory, or
+    # "random" (the demo: a small random LLaMA for the run's base tokenizer). None: from scratch.
+    continue_from: str | None = None
 INPUT_KEYS = {"path": str, "format": str, "source": str, "generate": str}
 
 
