@@ -8,6 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from jinglian import documents as D
@@ -280,3 +281,101 @@ def test_robots_crawl_delay_raises_the_host_delay(site, tmp_path):
     crawl([site.base + "/x", site.base + "/y"], tmp_path, min_delay_s=0.0, concurrency=2)
     starts = sorted(t for p, t in site.hits if p in ("/x", "/y"))
     assert starts[1] - starts[0] >= 0.9
+
+
+class HeaderDripServer:
+    """Answers each request with a status line and headers sent one byte every ``interval`` s, never ending them
+    (``/robots.txt`` gets a plain 404 at once, so the dripping page itself is requested)."""
+
+    def __init__(self, interval: float = 0.2):
+        import socket
+
+        self.interval = interval
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.closed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.closed.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        with conn:
+            request = conn.recv(65536)
+            try:
+                if request.startswith(b"GET /robots.txt "):
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    return
+                for byte in iter(lambda: b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 10_000, None):
+                    for i in range(len(byte)):
+                        if self.closed.is_set():
+                            return
+                        conn.sendall(byte[i : i + 1])
+                        time.sleep(self.interval)
+            except OSError:
+                return
+
+    def close(self):
+        self.closed.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def header_drip():
+    server = HeaderDripServer()
+    yield server
+    server.close()
+
+
+def test_headers_dripping_one_byte_at_a_time_hit_the_total_limit(header_drip, tmp_path):
+    import ray  # noqa: F401 - imported by the stage's setup; its import time is not the fetch's
+
+    start = time.monotonic()
+    out, _ = crawl([header_drip.base + "/page"], tmp_path, timeout_s=1.0, total_timeout_s=2.0, retries=0)
+    elapsed = time.monotonic() - start
+    row = out.to_pylist()[0]
+    assert row[D.REASON] == "crawl:timeout"
+    assert row[D.REASON_VALUE] == 2.0
+    assert elapsed < 4.5, f"the fetch ran {elapsed:.1f} s with total_timeout_s=2"
+
+
+def test_timeout_detail_names_the_limit_that_fired(site, header_drip, tmp_path):
+    from jinglian.stages.crawl.fetch import FetchConfig, Fetcher
+    from jinglian.stages.crawl.politeness import HostGates
+    from jinglian.stages.crawl.safety import AddressPolicy
+
+    site.routes["/silent"] = lambda req: (time.sleep(2.5), (200, {"Content-Type": "text/html"}, PAGE))[1]
+    fetcher = Fetcher(FetchConfig(timeout_s=1.0, total_timeout_s=8.0, retries=0, respect_robots=False),
+                      AddressPolicy(False, ["127.0.0.1/32"]), HostGates(2, 0.0, lambda host, delay: 0.0))
+    silent = fetcher.fetch(site.base + "/silent")
+    assert (silent.reason, silent.value) == ("crawl:timeout", 1.0)
+    assert silent.detail == "no data for 1.0 s (timeout_s, per read)"
+    fetcher.config = FetchConfig(timeout_s=1.0, total_timeout_s=1.5, retries=0, respect_robots=False)
+    dripping = fetcher.fetch(header_drip.base + "/page")
+    assert (dripping.reason, dripping.value) == ("crawl:timeout", 1.5)
+    assert dripping.detail == "the exchange (connect, request, headers, body) took longer than total_timeout_s=1.5 s"
+
+
+def test_a_crawl_run_with_a_dripping_server_commits_every_seed(site, header_drip, tmp_path):
+    from jinglian.pipeline.executor import RunOptions, run_job
+    from jinglian.pipeline.job import load_job
+    from tests.helpers import write_job
+
+    site.page("/a")
+    site.page("/b")
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{site.base}/a\n{header_drip.base}/stuck\n{site.base}/b\n")
+    crawl_params = {"allow_networks": ["127.0.0.1/32"], "min_delay_s": 0.0, "timeout_s": 1.0, "total_timeout_s": 2.0, "retries": 0}
+    job = load_job(write_job(tmp_path / "job.yaml", name="drip", output=str(tmp_path / "out"),
+                             input=[{"path": str(seeds), "format": "urls"}], stages=[{"crawl": crawl_params}]))
+    start = time.monotonic()
+    stats = run_job(job, RunOptions(use_ray=False, quiet=True))
+    assert time.monotonic() - start < 60
+    assert (stats["totals"]["read"], stats["totals"]["kept"], stats["totals"]["rejected"]) == (3, 2, 1)
+    rejected = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "out" / "rejected").glob("*.parquet"))])
+    assert rejected["reason"].to_pylist() == ["crawl:timeout"]

@@ -5,8 +5,10 @@ Every hop of a redirect chain is checked again (scheme, address, robots.txt).
 ``Retry-After`` up to a cap. The body is read in chunks and decompressed
 incrementally, and reading stops as soon as either the wire bytes or the
 decoded bytes pass ``max_bytes``, so a huge or gzip-bomb response costs at most
-``max_bytes`` of memory. A whole response must arrive within ``total_timeout_s``
-(a server dripping one byte at a time is cut off).
+``max_bytes`` of memory. ``timeout_s`` bounds the connect and each read;
+``total_timeout_s`` bounds the whole exchange (connect, request, status line,
+headers, body), so a server dripping its headers or body one byte at a time is
+cut off; the timeout detail names the limit that fired.
 """
 
 from __future__ import annotations
@@ -85,6 +87,38 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
+class _Deadline:
+    """Bounds a whole exchange: when ``seconds`` pass, the connection's socket is shut down.
+
+    A socket timeout only bounds each read, so a server sending its status line
+    and headers one byte at a time would hold ``getresponse()`` forever;
+    shutting the socket ends whatever read is blocked, wherever it is.
+    """
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float):
+        self._conn = conn
+        self._ends = time.monotonic() + seconds
+        self._fired = threading.Event()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self._fired.set()
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def expired(self) -> bool:
+        return self._fired.is_set() or time.monotonic() >= self._ends
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def retry_after_s(value: str | None) -> float | None:
     """``Retry-After`` as seconds (delta-seconds or an HTTP date)."""
     if not value:
@@ -130,14 +164,16 @@ class Fetcher:
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
         cls = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-        conn = cls(host, port, ip, self.config.timeout_s)
+        total = self.config.total_timeout_s
+        conn = cls(host, port, ip, min(self.config.timeout_s, total))
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        started = time.monotonic()
         fetched_at = datetime.now(timezone.utc)
+        deadline = None
         try:
-            with self.gates.get(parts.netloc).slot():
+            with self.gates.get(parts.netloc).slot():  # the politeness wait is not part of the exchange
+                deadline = _Deadline(conn, total)
                 conn.request(
                     "GET",
                     path,
@@ -154,20 +190,30 @@ class Fetcher:
                 declared = headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.config.max_bytes:
                     raise _Fail("crawl:too_large", f"Content-Length {declared}", float(declared))
-                result.body = self._read_body(resp, headers.get("content-encoding"), started)
+                result.body = self._read_body(resp, headers.get("content-encoding"), deadline)
                 return result
-        except (socket.timeout, TimeoutError):
-            raise _Fail("crawl:timeout", f"no answer within {self.config.timeout_s} s", self.config.timeout_s) from None
-        except TooLarge as exc:
-            raise _Fail("crawl:too_large", str(exc), float(self.config.max_bytes)) from None
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            raise _Fail("crawl:tls_error", str(exc)) from None
-        except (OSError, http.client.HTTPException, zlib.error, ValueError) as exc:
-            raise _Fail("crawl:connection_error", f"{type(exc).__name__}: {exc}") from None
+        except _Fail:
+            raise
+        except Exception as exc:
+            if deadline is not None and deadline.expired():  # whatever the cut-off socket raised
+                raise _Fail("crawl:timeout", f"the exchange (connect, request, headers, body) took longer than "
+                            f"total_timeout_s={total} s", total) from None
+            if isinstance(exc, (socket.timeout, TimeoutError)):
+                raise _Fail("crawl:timeout", f"no data for {self.config.timeout_s} s (timeout_s, per read)",
+                            self.config.timeout_s) from None
+            if isinstance(exc, TooLarge):
+                raise _Fail("crawl:too_large", str(exc), float(self.config.max_bytes)) from None
+            if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+                raise _Fail("crawl:tls_error", str(exc)) from None
+            if isinstance(exc, (OSError, http.client.HTTPException, zlib.error, ValueError)):
+                raise _Fail("crawl:connection_error", f"{type(exc).__name__}: {exc}") from None
+            raise
         finally:
+            if deadline is not None:
+                deadline.cancel()
             conn.close()
 
-    def _read_body(self, resp, encoding: str | None, started: float) -> bytes:
+    def _read_body(self, resp, encoding: str | None, deadline: "_Deadline") -> bytes:
         cap = self.config.max_bytes
         try:
             decoder = BoundedDecoder(encoding, cap)
@@ -176,10 +222,12 @@ class Fetcher:
         out = bytearray()
         wire = 0
         while True:
-            if time.monotonic() - started > self.config.total_timeout_s:
+            if deadline.expired():
                 raise socket.timeout("total time limit")
             chunk = resp.read1(65536)
             if not chunk:
+                if deadline.expired():  # the deadline cut the connection: not the body's real end
+                    raise socket.timeout("total time limit")
                 return bytes(out)
             wire += len(chunk)
             if wire > cap:
