@@ -60,7 +60,7 @@ def read_jsonl_gz(path: Path) -> list[dict]:
 
 
 def is_short(text: str) -> bool:
-    return len(re.sub(r"\s", "", text)) < SHORT_CHARS
+    return len(text) < SHORT_CHARS  # characters as zh-genres-clean counts them (its `chars` field)
 
 
 def _clean(texts: list[str]) -> tuple[list[str], list[tuple[int, int]]]:

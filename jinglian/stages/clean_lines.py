@@ -106,7 +106,8 @@ def _is_share(line: str) -> bool:
     if len(line) > MAX_FURNITURE_CHARS:
         return False
     tokens = SHARE_RE.findall(line)
-    if not tokens or (len(tokens) < 2 and not tokens[0].startswith("分享")):
+    # "转发微博。" alone is a Weibo comment (the repost text), not a button row: two tokens need a "分享".
+    if not tokens or (len(tokens) < 3 and not any(t.startswith("分享") for t in tokens)):
         return False
     return len(FILLER_RE.sub("", SHARE_RE.sub("", line))) <= 2
 

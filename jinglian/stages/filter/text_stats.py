@@ -36,6 +36,8 @@ TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$", re.M)
 HTML_COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
 # Emoticon codes of Chinese social sites ("[蜡烛]", "[哈哈]"): a reaction, not words of the text.
 EMOTICON_RE = re.compile(r"\[[^\[\]\s\d]{1,8}\]")
+# A run of one repeated character ("哈哈哈哈哈哈", "啊啊啊") is one expressive token, not a repeated phrase.
+CHAR_RUN_RE = re.compile(r"(\w)\1{2,}")
 
 # Sentence-final punctuation of both scripts (closing quotes/brackets after a
 # full stop count: 他说：“好。” ends a sentence).
@@ -173,16 +175,20 @@ class TextStats:
         return _duplicates(self.paragraphs)
 
     def without_short_lines(self, max_chars: int) -> "TextStats":
-        """Statistics of the lines longer than ``max_chars`` only, emoticon codes removed (cached per length):
-        the repetition of a comment thread's one-word reactions ("转发微博。", "[蜡烛]") or a recipe's
-        ingredient lines is not duplicated content."""
+        """Statistics of the lines longer than ``max_chars`` only, emoticon codes removed and runs of one
+        character shortened to two (cached per length): the repetition of a comment thread's reactions
+        ("转发微博。", "[蜡烛]", "哈哈哈哈哈") or a recipe's ingredient lines is not duplicated content."""
         cache = self.__dict__.setdefault("_without_short", {})
         if max_chars not in cache:
             text = EMOTICON_RE.sub("", self.text) if "[" in self.text else self.text
-            kept = [line for line in text.split("\n") if len(line.strip()) > max_chars]
-            sub = TextStats("", is_cjk=self.is_cjk, cjk_threshold=self.cjk_threshold)
-            sub.text = "\n".join(kept)  # already prose: no second pass over code blocks and tables
-            cache[max_chars] = sub
+            kept = "\n".join(line for line in text.split("\n") if len(line.strip()) > max_chars)
+            kept = CHAR_RUN_RE.sub(r"\1\1", kept)
+            if kept == self.text:  # nothing left out: share this document's statistics (and their cost)
+                cache[max_chars] = self
+            else:
+                sub = TextStats("", is_cjk=self.is_cjk, cjk_threshold=self.cjk_threshold)
+                sub.text = kept  # already prose: no second pass over code blocks and tables
+                cache[max_chars] = sub
         return cache[max_chars]
 
     def distinct_units(self, words) -> int:

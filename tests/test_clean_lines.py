@@ -1,0 +1,78 @@
+"""clean_lines: page furniture is cut, clean prose of every genre is left alone, counts reach stats.json."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from jinglian import documents as D
+from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.stages.clean_lines import CleanLinesParams, CleanLinesStage, clean_text
+from tests.test_filter_genres import GENRES
+
+ARTICLE = ["今天上午，市政府召开新闻发布会，介绍了前三季度全市经济运行的总体情况。",
+           "据介绍，前三季度全市地区生产总值同比增长百分之六，就业形势保持稳定。"]
+
+
+def test_furniture_lines_are_removed_and_counted_by_kind():
+    page = "\n".join([
+        "当前位置：首页 > 新闻中心 > 国内新闻",
+        "首页 | 新闻 | 体育 | 财经 | 娱乐",
+        ARTICLE[0],
+        "分享到：微信 微博 QQ空间",
+        ARTICLE[1],
+        "上一篇：我市举办文化旅游节",
+        "阅读全文>>",
+        "版权所有 © 2012 某某网 京ICP备12345678号",
+    ])
+    result = clean_text(page)
+    assert result.text == "\n".join(ARTICLE)
+    assert result.lines_removed == 6
+    assert result.chars_removed == len(page.replace("\n", "")) - len("".join(ARTICLE))
+    assert result.by_kind == {"navigation": 3, "share": 1, "read_more": 1, "copyright": 1}
+
+
+def test_read_more_link_after_a_teaser_is_cut_from_the_line_only():
+    result = clean_text(ARTICLE[0] + "……阅读全文>>\n" + ARTICLE[1])
+    assert result.text == ARTICLE[0] + "\n" + ARTICLE[1]
+    assert result.lines_removed == 0 and result.chars_removed == len("……阅读全文>>")
+
+
+def test_data_table_rows_and_prose_about_copyright_are_kept():
+    stats_row = "北京 | 1200 | 35 | 2.9%"  # numbers: a data table, not a menu
+    prose = ("法院认为，被告未经许可复制原告作品并在网络上传播，侵犯了原告依法享有的著作权，"
+             "应当承担停止侵权、赔偿损失的民事责任，判决被告赔偿原告经济损失及合理开支共计五万元，并在其网站首页刊登声明消除影响。")
+    text = "\n".join([ARTICLE[0], stats_row, prose])
+    assert clean_text(text).text == text
+
+
+def test_no_line_of_any_clean_genre_is_removed():
+    for genre, doc in GENRES.items():
+        result = clean_text(doc)
+        assert result.lines_removed == 0 and result.text == doc, (genre, result)
+
+
+def test_local_encoding_damage_is_cut_widespread_damage_is_left_for_the_filter():
+    garbled = "Ｕ派芨眨何沂且环?好意?Ｖ?前哪怕被网友骂得再凶?Ｍ?友：别再硬挺"
+    article = ARTICLE * 6
+    local = "\n".join(article[:6] + [garbled] + article[6:])
+    result = clean_text(local)
+    assert result.text == "\n".join(article) and result.by_kind == {"encoding_damage": 1}
+    widespread = "\n".join([garbled] * 3 + ARTICLE)
+    assert clean_text(widespread).text == widespread
+    assert clean_text(local, CleanLinesParams(kinds=["navigation"])).text == local
+
+
+def test_stage_adds_columns_rejects_emptied_docs_and_reports_totals():
+    stage = CleanLinesStage()
+    table = pa.table({D.ID: ["a", "b", "c"],
+                      D.TEXT: ["\n".join(ARTICLE), "首页 | 新闻 | 体育 | 财经\n" + ARTICLE[0], "分享到：微信 微博"]})
+    counts = StageCounts()
+    out = apply_stage(stage, table, counts).sort_by(D.ID)
+    assert out["lines_removed"].to_pylist() == [0, 1, 1]
+    assert out[D.TEXT].to_pylist()[:2] == ["\n".join(ARTICLE), ARTICLE[0]]
+    assert out[D.REASON].to_pylist() == [None, None, "clean_lines:empty"]
+    assert counts.rejected == 1 and counts.docs_out == 2
+    summary = stage.summary()
+    assert summary["lines_removed"] == 2 and summary["docs_changed"] == 2
+    assert summary["lines_by_kind"] == {"navigation": 1, "share": 1}
+    assert stage.summary()["lines_removed"] == 0  # reset after each report: the executor sums them

@@ -1,0 +1,128 @@
+"""The default filter on clean Chinese of several genres (all kept) and on garbled text (rejected)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jinglian.stages.filter import FilterStage, chinese, gopher_quality
+from jinglian.stages.filter.encoding import damage_sites, damaged_lines
+from jinglian.stages.filter.text_stats import TextStats
+
+RECIPE = """红烧肉
+用料
+五花肉 500克
+冰糖 30克
+生抽 2勺
+老抽 1勺
+料酒 2勺
+姜 3片
+八角 2个
+做法
+1.
+五花肉切成两厘米见方的块，冷水下锅，加入姜片和料酒焯水，撇去浮沫后捞出沥干。
+2.
+锅中放少许油，加入冰糖小火炒出糖色，颜色变成枣红色时倒入肉块，快速翻炒让每块肉都裹上糖色。
+3.
+加入生抽、老抽和八角，倒入没过肉块的开水，大火烧开后转小火炖一个小时。
+4.
+最后开大火收汁，汤汁浓稠发亮就可以出锅了。
+小贴士
+炒糖色时火一定要小，糖色炒过头会发苦"""
+
+COMMENT_THREAD = """【今晚的晚霞太美了】下班路上抬头一看，整个天空都被染成了粉紫色，忍不住停下来拍了好多张照片，分享给大家[太开心]
+太美了吧[哇]
+转发微博。
+我们这边也看到了，简直像油画一样
+转发微博。
+[心][心][心]
+好想去你那里看看晚霞啊
+哈哈哈哈哈哈
+拍得真好，用的什么手机
+下次约起一起去江边看日落~
+转发微博。
+羡慕了，我这边一直在下雨[泪]
+每天最治愈的时刻就是看晚霞了
+回复@小林同学:是手机拍的，没有加滤镜，原图就是这个颜色
+明天还会有吗，我也想下班去看看"""
+
+FICTION = """第三章 雨夜
+雨下得更大了，屋檐下的水连成了线。
+“你真的要走？”母亲站在门口，声音有些发抖。
+“嗯。”
+“什么时候回来？”
+他没有回答，只是把行李往肩上提了提，转身走进了雨里。
+母亲追了两步，又停下了。
+“路上小心……”
+巷子很长，他一直没有回头。走到巷口的时候，他听见身后传来关门的声音，那声音很轻，却像是落在了他心上。
+他在雨里站了很久，直到最后一班公交车的灯光从远处慢慢亮起来。
+车上只有司机一个人。他找了个靠窗的位置坐下，看着窗外的街灯一盏一盏往后退去。"""
+
+NEWS = """我市出台新政支持小微企业发展
+本报讯（记者 李明）昨日，市政府办公厅印发《关于进一步支持小微企业发展的若干措施》，从融资、税费、用地等方面提出二十条具体措施。
+降低融资成本
+措施提出，设立总规模十亿元的小微企业纾困基金，对符合条件的企业贷款给予贴息支持，贴息比例最高可达百分之五十。
+减轻税费负担
+对年应纳税所得额不超过一百万元的小型微利企业，继续执行所得税优惠政策，同时清理规范涉企收费项目。
+保障用地需求
+各区要安排一定比例的工业用地用于小微企业园区建设，园区标准厂房可按幢、层分割转让。
+市工信局有关负责人表示，新政将于下月起施行，预计惠及全市三万多家小微企业。"""
+
+GENRES = {"recipe": RECIPE, "comment thread": COMMENT_THREAD, "dialogue fiction": FICTION,
+          "news with subheadings": NEWS}
+
+
+@pytest.mark.parametrize("genre", list(GENRES))
+def test_clean_genre_is_kept_by_the_default_filter(genre):
+    text = GENRES[genre]
+    assert len(text) >= 200
+    assert FilterStage().judge(text, "zh") is None
+    assert FilterStage().judge(text) is None  # routed as Chinese by its characters as well
+
+
+def test_stop_words_are_counted_distinct_as_in_gopher():
+    one_word = TextStats("the cat sat on a mat near the door " * 8)
+    verdict = gopher_quality.stop_words(one_word, gopher_quality.Thresholds())
+    assert not verdict.keep and verdict.value == 1.0  # "the" sixteen times is one stop word
+    assert gopher_quality.stop_words(TextStats("the cat and the dog"), gopher_quality.Thresholds()).keep
+    zh_one = TextStats("我的书我的笔我的家" * 10, is_cjk=True)
+    assert not chinese.stop_words(zh_one, chinese.Thresholds()).keep
+
+
+def _shifted_gbk(text: str, every: int = 40) -> str:
+    """GBK bytes with a stray byte every ``every`` characters, decoded again: the "?", the full-width character
+    and the misaligned run of characters that a lost line break leaves (as in the SogouCA news of zh-junk)."""
+    out = []
+    for i in range(0, len(text), every):
+        raw = b"?\xa3" + text[i:i + every].encode("gbk")
+        out.append(raw.decode("gbk", errors="replace").replace("\ufffd", "?"))
+    return "".join(out)
+
+
+def test_gbk_misalignment_is_rejected_as_encoding_damage():
+    clean = NEWS.replace("\n", "")
+    garbled = clean[:60] + _shifted_gbk(clean[60:], every=25)
+    assert damage_sites(clean) == 0
+    verdict = FilterStage().judge(garbled, "zh")
+    assert verdict is not None and verdict[0] == "filter:encoding.damage_sites_per_1k", verdict
+
+
+def test_utf8_read_as_latin1_and_replacement_characters_are_rejected():
+    latin1 = NEWS.encode("utf-8").decode("cp1252", errors="ignore")
+    assert FilterStage().judge(latin1)[0] == "filter:encoding.damage_sites_per_1k"
+    replaced = NEWS.replace("企业", "\ufffd\ufffd")
+    assert FilterStage().judge(replaced, "zh")[0] == "filter:encoding.damage_sites_per_1k"
+
+
+def test_big5_read_as_gbk_is_rejected_by_its_rare_characters():
+    traditional = ("我們今天一起去公園散步，天氣非常好，孩子們在草地上玩耍，老人們在樹下下棋聊天，大家都很開心。"
+                   "傍晚的時候，湖邊的風慢慢涼了下來，遠處傳來賣冰淇淋的小販的叫賣聲，幾個學生坐在長椅上討論明天的考試。"
+                   "回家的路上，我們經過一家新開的書店，店裡擺滿了各種各樣的小說和畫冊，妹妹挑了一本關於星空的圖書。")
+    garbled = traditional.encode("big5").decode("gbk", errors="replace")
+    verdict = FilterStage().judge(garbled, "zh")
+    assert verdict is not None and verdict[0].startswith("filter:encoding."), verdict
+    assert FilterStage().judge(traditional, "zh") is None
+
+
+def test_a_kaomoji_an_informal_question_mark_and_a_missing_glyph_are_not_damage():
+    text = "\n".join(["完成啦(｡･∀･)ﾉﾞ 大家快试试吧", "这个真的好吃吗?我明天也做", "他的名字里有个生僻字\ue4c2，字库里没有。"])
+    assert damage_sites(text) == 0 and damaged_lines(text.split("\n")) == set()
