@@ -1,9 +1,10 @@
 """A labelled PII test set, generated deterministically: personal data of every supported type and
 format, and decoys that only look like it, each inside a realistic Chinese or English sentence.
 
-Two splits that share no sentence template and no seed: ``tune`` is for developing the detectors,
-``report`` is what the thresholds in tests/test_pii.py and the figures in BENCHMARKS.md are measured
-on. Every value is synthetic (documentation IP ranges, example domains, checksummed but invented ID
+Three splits that share no sentence template and no seed: ``tune`` is for developing the detectors;
+``report`` was held out until they were done (it then found one miss, fixed since); ``fresh`` was
+written after that fix and measured once. tests/test_pii.py asserts the thresholds on ``report`` and
+``fresh``; BENCHMARKS.md quotes both. Every value is synthetic (documentation IP ranges, example domains, checksummed but invented ID
 and card numbers).
 """
 
@@ -103,6 +104,7 @@ FORMATS = {
     "EMAIL": {
         "ascii": (lambda r: f"{r.choice(USERS)}@{r.choice(DOMAINS)}", "email"),
         "plus_tag": (lambda r: f"{r.choice(USERS)}+{r.choice(['news', 'cv', 'a1'])}@{r.choice(DOMAINS)}", "email"),
+        "underscore_first": (lambda r: f"_{r.choice(USERS)}@{r.choice(DOMAINS)}", "email"),
         "digits_local": (lambda r: f"{r.randint(10000, 9999999999)}@{r.choice(['qq.com', '163.com', '126.com'])}", "email"),
         "uppercase": (lambda r: f"{r.choice(USERS).upper()}@{r.choice(DOMAINS).upper()}", "email"),
         "idn_domain": (lambda r: f"{r.choice(USERS)}@{r.choice(IDN_DOMAINS)}", "email"),
@@ -134,6 +136,7 @@ FORMATS = {
         "id18": (id18, "id"),
         "id18_X": (lambda r: id18(r, want_x=True), "id"),
         "id18_lower_x": (lambda r: id18(r, want_x=True).lower(), "id"),
+        "id18_grouped": (lambda r: _grouped(id18(r), (6, 8, 4), r.choice([" ", "-"])), "id"),
         "id15_after_keyword": (lambda r: f"{r.choice(COUNTIES)}{r.randint(50, 99)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{_digits(r, 3)}", "id_keyword"),
         "id18_mistyped_after_keyword": (lambda r: (lambda v: v[:17] + next(c for c in "0123456789" if c != v[17]))(id18(r)), "id_keyword"),
     },
@@ -262,6 +265,43 @@ DECOYS = {
                           {"tune": {"zh": ["浏览器标识：{} 已记录"], "en": ["User agent {} (KHTML, like Gecko)"]},
                            "report": {"zh": ["环境：{}，复现步骤如下"], "en": ["Reproduced with {} only."]}}),
 }
+
+
+# A third split, written after the detectors were done and measured once: new sentences, new seed.
+FRESH = {
+    "email": {"zh": ["「{}」是我们唯一的官方邮箱。", "有问题可以写信给我们\n{}\n感谢支持", "作者简介：王某，博士，E-mail:{}"],
+              "en": ["Email: \"{}\"", "Questions?\t{}", "(corresponding author: {})"]},
+    "phone": {"zh": ["【联系方式】{}【地址】海淀区", "订餐电话：{}；外卖请提前预约", "王经理（{}）负责接待"],
+              "en": ["Call us at {}.", "[contact] {} [address] Haidian", "Mr. Wang ({}) will meet you"]},
+    "phone_keyword": {"zh": ["办事处电话{}"], "en": ["Phone: {}"]},
+    "id": {"zh": ["姓名：赵六\n{}\n性别：女", "「{}」为本人号码"], "en": ["Name: Zhao Liu\n{}\nSex: F", "number \"{}\" belongs to the holder"]},
+    "id_keyword": {"zh": ["身份证号码为{}的当事人"], "en": ["ID card #{}"]},
+    "ip": {"zh": ["【来源IP】{}【时间】昨日", "客户端（{}）请求超时"], "en": ["client={} status=504", "blocked ({}) after 5 tries"]},
+    "card": {"zh": ["【卡号】{}【户名】李四", "尾号所在的卡为{}，请核实"], "en": ["card={} amount=300", "(card {}) charged twice"]},
+}
+FRESH_DECOYS = {
+    "version": {"zh": ["【版本】{}【日期】昨日"], "en": ["version={} (stable)"]},
+    "section": {"zh": ["见第{}条注释"], "en": ["(see section {})"]},
+    "date": {"zh": ["【日期】{}"], "en": ["date={}"]},
+    "timestamp": {"zh": ["生成于{}"], "en": ["ts={}"]},
+    "order_number": {"zh": ["【订单号】{}"], "en": ["order #{} confirmed"]},
+    "serial_bad_luhn": {"zh": ["机身编码{}"], "en": ["serial={}"]},
+    "id_bad_check": {"zh": ["档案号{}"], "en": ["record={}"]},
+    "model_number": {"zh": ["【型号】{}"], "en": ["model={}"]},
+    "price": {"zh": ["【价格】{}"], "en": ["total={}"]},
+    "isbn": {"zh": ["（ISBN {}）"], "en": ["isbn={}"]},
+    "coordinates": {"zh": ["【位置】{}"], "en": ["loc={}"]},
+    "mac_and_times": {"zh": ["【MAC】{}"], "en": ["mac={}"]},
+    "counts": {"zh": ["【数量】{}"], "en": ["count={}"]},
+    "handle": {"zh": ["【作者】{}"], "en": ["by {}"]},
+    "code_identifiers": {"zh": ["【调用】{}"], "en": ["call={}"]},
+    "software_versions": {"zh": ["【环境】{}"], "en": ["env={}"]},
+}
+for _group, _by_lang in FRESH.items():
+    TEMPLATES[_group]["fresh"] = _by_lang
+for _kind, _by_lang in FRESH_DECOYS.items():
+    DECOYS[_kind][1]["fresh"] = _by_lang
+SEEDS["fresh"] = 303
 
 
 @dataclass

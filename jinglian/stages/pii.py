@@ -70,7 +70,8 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _id_card(match: str) -> bool:
-    return match[:2] in ID_PROVINCES and resident_id_valid(match)
+    digits = match.replace(" ", "").replace("-", "")
+    return digits[:2] in ID_PROVINCES and resident_id_valid(digits)
 
 
 _ID_SHAPE = re.compile(r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]")
@@ -162,16 +163,18 @@ _NB1 = r"(?<![0-9A-Za-z].)(?<![0-9A-Za-z][-_].)"
 
 DETECTORS: tuple[Detector, ...] = (
     Detector("EMAIL", re.compile(
-        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:(?:[^\W_]|-)+\.)+"
+        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9_][A-Za-z0-9._%+-]*@(?:(?:[^\W_]|-)+\.)+"
         rf"(?:[A-Za-z]{{2,24}}(?![A-Za-z0-9-])|xn--[A-Za-z0-9-]+|{_IDN_TLDS})"), worth_trying=_contains("@")),
-    Detector("ID_CARD", re.compile(r"\d" + _NB1 + r"\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-                                   + _NA), _id_card),
+    # Written whole or grouped 6-8-4 (area, birth date, sequence and check).
+    Detector("ID_CARD", re.compile(r"\d" + _NB1 + r"\d{5}([ -]?)(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\1"
+                                   r"\d{3}[\dXx]" + _NA), _id_card),
     # After 身份证/ID card the number is an ID number even when mistyped, and the 15-digit pre-1999 form is trusted.
     Detector("ID_CARD", re.compile(rf"(?:{_ID_WORDS})[^0-9A-Za-z\n]{{0,8}}?(?P<pii>\d{{17}}[\dXx]|\d{{15}})" + _NA,
                                    re.IGNORECASE), group="pii", worth_trying=_mentions(_ID_WORDS)),
     Detector("BANK_CARD", re.compile(r"\d" + _NB1 + r"(?:\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{5}|"
                                      r"\d{14,18})" + _NA), _bank_card, _not_after(_ORDER_WORDS)),
-    Detector("IP", re.compile(rf"(?<![0-9A-Za-z_.])(?<![0-9A-Fa-f]:)(?!:[^:])(?:(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_IPV4}|"
+    # A colon may only open the address as "::" (网关：::1 folds to 网关:::1; the first colon is punctuation).
+    Detector("IP", re.compile(rf"(?<![0-9A-Za-z_.])(?<![0-9A-Fa-f]:)(?!:[^:]|:::)(?:(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_IPV4}|"
                               r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})(?![0-9A-Za-z_:])"), _ipv6,
              worth_trying=lambda text: "::" in text or text.count(":") >= 6),
     Detector("IP", re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)"), _ipv4,
@@ -185,7 +188,7 @@ DETECTORS: tuple[Detector, ...] = (
     # Mainland mobile: 1[3-9] and 9 more digits, optionally grouped 3-4-4.
     Detector("PHONE", re.compile(r"1" + _NB1 + r"[3-9]\d(?:[ -]?\d{4}){2}" + _NA)),
     # Mainland landline: area code in brackets or before a separator, 7-8 digit number, optional extension.
-    Detector("PHONE", re.compile(rf"\((?<![\d(]\(){_AREA}\) ?[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}" + _NA),
+    Detector("PHONE", re.compile(rf"\((?<![0-9A-Za-z]\(){_AREA}\) ?[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}" + _NA),
              worth_trying=_contains("(")),
     # After a space, an area code must not continue a space-grouped digit run (6675 0965 4364 8281).
     Detector("PHONE", re.compile(rf"0{_NB1}(?:{_AREA[1:]}-|(?<!\d .){_AREA[1:]} )[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}" + _NA)),
