@@ -2,9 +2,10 @@
 format, and decoys that only look like it, each inside a realistic Chinese or English sentence.
 
 Three splits that share no sentence template and no seed: ``tune`` is for developing the detectors;
-``report`` was held out until they were done (it then found one miss, fixed since); ``fresh`` was
-written after that fix and measured once. tests/test_pii.py asserts the thresholds on ``report`` and
-``fresh``; BENCHMARKS.md quotes both. Every value is synthetic (documentation IP ranges, example domains, checksummed but invented ID
+``report`` was held out until they were done, and its first measurement found one miss (an IPv6
+address after a full-width colon); ``fresh`` was written after that fix, and its first measurement
+found six (a bracketed landline inside brackets). Both were fixed, so neither split is untouched any
+more. tests/test_pii.py asserts the thresholds on ``report`` and ``fresh``; BENCHMARKS.md quotes both. Every value is synthetic (documentation IP ranges, example domains, checksummed but invented ID
 and card numbers).
 """
 
@@ -267,7 +268,7 @@ DECOYS = {
 }
 
 
-# A third split, written after the detectors were done and measured once: new sentences, new seed.
+# The third split: new sentences and a new seed, written after the detectors were done.
 FRESH = {
     "email": {"zh": ["「{}」是我们唯一的官方邮箱。", "有问题可以写信给我们\n{}\n感谢支持", "作者简介：王某，博士，E-mail:{}"],
               "en": ["Email: \"{}\"", "Questions?\t{}", "(corresponding author: {})"]},
