@@ -85,7 +85,8 @@ class TextStats:
     """
 
     def __init__(self, text: str, is_cjk: bool | None = None, cjk_threshold: float = 0.3):
-        self.text = prose(text or "")
+        self.source = text or ""
+        self.text = prose(self.source)
         self.cjk_threshold = cjk_threshold
         if is_cjk is not None:
             self.is_cjk = is_cjk
@@ -125,7 +126,13 @@ class TextStats:
 
     @cached_property
     def is_cjk(self) -> bool:
-        return self.cjk_letter_ratio >= self.cjk_threshold
+        """The script of the document, tables and code included: a Chinese page whose text is mostly layout
+        tables is still Chinese (judged by the Chinese rules, not by English word counts of what is left)."""
+        if self.source is self.text or not self.alpha_count:
+            ratio = self.cjk_letter_ratio if self.alpha_count else _cjk_letter_ratio(self.source)
+        else:
+            ratio = max(self.cjk_letter_ratio, _cjk_letter_ratio(self.source))
+        return ratio >= self.cjk_threshold
 
     @cached_property
     def han_ratio(self) -> float:
@@ -254,6 +261,11 @@ class TextStats:
         """Distinct characters / characters over the first ``window`` non-space characters."""
         chars = [c for c in self.text[: window * 2] if not c.isspace()][:window]
         return len(set(chars)) / len(chars) if chars else 0.0
+
+
+def _cjk_letter_ratio(text: str) -> float:
+    alpha = _count(text, _ALPHA)
+    return len(CJK_RE.findall(text)) / alpha if alpha else 0.0
 
 
 def _duplicates(items: list[str]) -> tuple[float, float]:
