@@ -163,3 +163,22 @@ def test_many_findings_in_one_document_keep_order_and_counts():
     new, counts = redact(text)
     assert counts == {"PHONE": 2000, "EMAIL": 2000, "IP": 2000}
     assert new == "电话<PHONE>，邮箱<EMAIL>，IP <IP>；" * 2000
+
+
+def test_the_demo_corpus_planted_values_are_redacted_and_its_decoys_kept():
+    from jinglian.demo.corpus import generate_documents
+
+    planted = decoys = 0
+    for doc in generate_documents(600, 0):
+        if doc["kind"] != "pii":
+            continue
+        text, _ = redact(doc["text"])
+        for kind, values in doc["pii"].items():
+            for value in values:
+                if kind == "decoy":
+                    decoys += 1
+                    assert value in text, (value, text)
+                else:
+                    planted += 1
+                    assert value not in text, (kind, value)
+    assert planted >= 50 and decoys >= 30
