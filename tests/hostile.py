@@ -109,6 +109,14 @@ def warc_response(url: str, body: bytes, content_type: str = "text/html; charset
     return head.encode() + block + b"\r\n\r\n"
 
 
+def _lie(record: bytes, following: bytes, lie: str) -> bytes:
+    """``record`` with its Content-Length changed: "+N" more, "=N" exactly N, "next" covering ``following``."""
+    head, sep, rest = record.partition(b"\r\n\r\n")
+    true = len(rest) - 4  # without the record's own CRLF CRLF trailer
+    claim = {"+": lambda: true + int(lie[1:]), "=": lambda: int(lie[1:]), "n": lambda: true + 4 + len(following) - 4}[lie[0]]()
+    return head.replace(b"Content-Length: %d" % true, b"Content-Length: %d" % claim) + sep + rest
+
+
 def complete_lines(data: bytes) -> int:
     """Newline-terminated lines that decode from a gzip prefix (what survives truncation)."""
     return zlib.decompressobj(31).decompress(data).count(b"\n")
@@ -155,6 +163,23 @@ def build(root: str) -> Corpus:
     open(empty, "wb").close()
     b.plant("jsonl_empty", empty, "0-byte .jsonl", 0)
 
+    poison = os.path.join(d, "poison.jsonl")
+    docs = [b.text(lang, poison) for lang in ("zh", "en", "zh")]
+    with open(poison, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"id": docs[0][0], "text": docs[0][1]}, ensure_ascii=False) + "\n")
+        f.write('{"id": "deep", "text": "x", "meta": ' + "[" * NESTING_LEVELS + "]" * NESTING_LEVELS + "}\n")
+        f.write(json.dumps({"id": docs[1][0], "text": docs[1][1]}, ensure_ascii=False) + "\n")
+        f.write('{"id": "s", "text": "abc\\ud800def"}\n')  # a JSON escape of a lone surrogate
+        f.write(json.dumps({"id": docs[2][0], "text": docs[2][1]}, ensure_ascii=False) + "\n")
+    b.plant("jsonl_nested_100k", poison, f"JSON nested {NESTING_LEVELS} deep", 1)
+    b.plant("jsonl_lone_surrogate", poison, "a lone surrogate (\\ud800) in the text", 1)
+    c.good_files[poison] = len(docs)
+
+    fake = os.path.join(d, "not-zstd.jsonl.zst")
+    with open(fake, "w", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "plain", "text": EN_SENTENCES[0]}) + "\n")
+    b.plant("jsonl_not_zstd", fake, "a .jsonl.zst file that is not zstd", 1)
+
     huge = os.path.join(d, "huge.jsonl")
     docs = [b.text(lang, huge) for lang in ("zh", "en")]
     with open(huge, "w", encoding="utf-8") as f:
@@ -200,6 +225,7 @@ def build(root: str) -> Corpus:
     open(empty, "wb").close()
     b.plant("warc_empty", empty, "0-byte .warc.gz", 0)
 
+    # a lying Content-Length fails its own record (one error); the records after it are all read
     for key, delta, what in (("warc_length_short", -200, "Content-Length 200 bytes too short"),
                              ("warc_length_long", +150, "Content-Length 150 bytes too long (runs into the next record)")):
         path = os.path.join(d, f"{key}.warc")
@@ -208,12 +234,24 @@ def build(root: str) -> Corpus:
             f.write(warc_response(f"http://ok.example/{before[0]}", html_page(before[1]).encode())
                     + warc_response(f"http://liar.example/{liar[0]}", html_page(liar[1]).encode(), length_delta=delta)
                     + warc_response(f"http://ok.example/{after[0]}", html_page(after[1]).encode()))
-        # the liar is read as a document plus a read error about its length
-        b.plant(key, path, what, 2)
-        if delta < 0:
-            del c.good[liar[0]]  # its block is cut short: the page's end is lost
-        # with a too-long length the liar is recovered whole once its block is cut at the next record
+        b.plant(key, path, what, 1)
+        del c.good[liar[0]]
         c.good_files[path] = 2
+    for key, lie, what, gz in (
+        ("warc_length_1e6", "+1000000", "record 2 of 5: Content-Length 1,000,000 bytes too long", False),
+        ("warc_length_1e12", "=1000000000000", "record 2 of 5: Content-Length 10^12 (over max_bytes)", False),
+        ("warc_length_covers_next", "next", "record 2 of 5: Content-Length covers exactly the next record", False),
+        ("warc_length_1e6_gz", "+1000000", "as warc_length_1e6, one gzip member per record", True),
+    ):
+        path = os.path.join(d, f"{key}.warc" + (".gz" if gz else ""))
+        docs = [b.text("zh" if i % 2 else "en", path) for i in range(5)]
+        records = [warc_response(f"http://five.example/{m}", html_page(t).encode()) for m, t in docs]
+        records[1] = _lie(records[1], records[2], lie)
+        with open(path, "wb") as f:
+            f.write(b"".join(gzip.compress(r) if gz else r for r in records))
+        b.plant(key, path, what, 1)
+        del c.good[docs[1][0]]
+        c.good_files[path] = 4
 
     # --- HTML files -------------------------------------------------------------------------
     d = b.dir("html", "html")

@@ -26,22 +26,31 @@ from tests.hostile import HUGE_LINE_BYTES, build
 
 STAGES = [{"extract": {"timeout_s": 5.0}}, {"normalize": {}}, {"filter": {}}]
 
+OVERRUN = (r"^read: record 2: Content-Length {length} runs past its record: the next record's WARC header starts \d+ bytes "
+           r"into the claimed block; record failed, reading resumes at the next record$")
 # hostile input -> the rows it becomes: (output directory, reason or a regex on the error; None for a kept row)
 EXPECTED = {
     "jsonl_not_json": [("errors", r"^read: line 3: not JSON: Unterminated string")],
     "jsonl_control_only": [("rejected", "normalize:empty")],
     "jsonl_truncated_gzip": [("errors", r"^read: truncated.jsonl.gz: unreadable after line \d+: EOFError: Compressed file ended")],
     "jsonl_empty": [],
+    "jsonl_nested_100k": [("errors", r"^read: line 2: JSON nested too deeply to parse")],
+    "jsonl_lone_surrogate": [("errors", r"^read: field 'text' is not valid Unicode \(lone surrogate U\+D800 at character 3\)$")],
+    "jsonl_not_zstd": [("errors", r"^read: not-zstd.jsonl.zst: unreadable after line 0: ZstdError: .*Unknown frame descriptor")],
     "jsonl_200mb_line": [("errors", rf"^read: line 2: {HUGE_LINE_BYTES // 1000 // 1000}\d{{6}} bytes, longer than max_line_bytes")],
     "warc_truncated_gzip": [("errors", r"^read: record 3: truncated \(\d+ of \d+ block bytes\)"),
                             ("errors", r"^read: unreadable from here on: gzip stream cut off")],
     "warc_random_bytes": [("errors", r"^read: unreadable from here on: corrupt gzip data: .*incorrect header check")],
     "warc_empty": [],
-    # the short record is kept with the bytes its Content-Length covers; the rest of its page is counted as stray
-    "warc_length_short": [("docs", None), ("errors", r"^read: record 2: 1 stray line\(s\) before the next WARC record")],
-    "warc_length_long": [("errors", r"^read: record 2: Content-Length \d+ runs 146 bytes into the next record")],
-    "html_invalid_utf8": [("rejected", "filter:gopher_quality.avg_word_length")],
-    "html_mixed_encoding": [("rejected", "filter:chinese.han_ratio")],
+    # a lying Content-Length fails only its own record; the records after it are read
+    "warc_length_short": [("errors", r"^read: record 2: Content-Length \d+ does not end the record .*reading resumes at the next record$")],
+    "warc_length_long": [("errors", OVERRUN.format(length=r"\d+"))],
+    "warc_length_1e6": [("errors", OVERRUN.format(length=r"\d+"))],
+    "warc_length_1e12": [("errors", OVERRUN.format(length="1000000000000"))],
+    "warc_length_covers_next": [("errors", OVERRUN.format(length=r"\d+"))],
+    "warc_length_1e6_gz": [("errors", OVERRUN.format(length=r"\d+"))],
+    "html_invalid_utf8": [("rejected", "filter:encoding.damage_sites_per_1k")],
+    "html_mixed_encoding": [("rejected", "filter:encoding.damage_sites_per_1k")],
     "html_nested": [("rejected", "extract:no_text")],
     "html_empty": [("rejected", "extract:no_text")],
     "text_control_only": [("rejected", "normalize:empty")],

@@ -236,8 +236,8 @@ def _read_block(lines: _Lines, number: int, headers: dict, length: int, max_byte
 
 
 def _overrun(number: int, length: int, inner: int) -> ReadError:
-    return ReadError(f"record {number}: Content-Length {length} runs {length - inner} bytes past the start of the "
-                     f"next record (a WARC header {inner} bytes into the block); {_RESUMES}")
+    return ReadError(f"record {number}: Content-Length {length} runs past its record: the next record's WARC header "
+                     f"starts {inner} bytes into the claimed block; {_RESUMES}")
 
 
 def _at_boundary(lines: _Lines) -> bool:
