@@ -226,3 +226,33 @@ def test_a_warc_file_archived_inside_a_record_is_not_split(tmp_path):
     docs, errors = records(path)
     assert errors == [] and [d["url"] for d in docs] == ["file://inner.warc", "http://x/warc", "http://x/article"]
     assert docs[1]["content"] == inner
+
+
+def five_arc_records(lie: str) -> list[bytes]:
+    desc = b"1 1 InternetArchive\nURL IP-address Archive-date Content-type Archive-length\n"
+    out = [b"filedesc://t.arc 0.0.0.0 20080430204825 text/plain %d\n" % len(desc) + desc + b"\n"]
+    for i in range(1, 6):
+        resp = http_block(b"<p>page %d</p>" % i, "Content-Type: text/html")
+        length = len(resp)
+        if i == 2:
+            length = {"long_1e6": length + 1_000_000, "huge_1e12": 10**12, "short": length - 5,
+                      "covers_next": length + 1 + len(out[-1])}[lie] if lie != "covers_next" else length
+        out.append(b"http://h/%d 1.2.3.4 2008043020482%d text/html %d\n" % (i, i, length) + resp + b"\n")
+    if lie == "covers_next":  # record 2 claims its own bytes, the newline and all of record 3
+        head, _, rest = out[2].partition(b"\n")
+        out[2] = head.rsplit(b" ", 1)[0] + b" %d\n" % (len(rest) + len(out[3]) - 1) + rest
+    return out
+
+
+@pytest.mark.parametrize("lie", ["long_1e6", "huge_1e12", "short", "covers_next"])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_arc_lying_length_fails_its_record_and_reading_resumes(tmp_path, lie, compressed):
+    parts = five_arc_records(lie)
+    path = tmp_path / ("t.arc.gz" if compressed else "t.arc")
+    path.write_bytes(b"".join(gzip.compress(p) for p in parts) if compressed else b"".join(parts))
+    items = list(reader("arc")(str(path), {}))
+    assert len(items) == 5, items
+    assert [d["url"] for d in items if not isinstance(d, ReadError)] == ["http://h/1", "http://h/3", "http://h/4", "http://h/5"]
+    assert [d["content"] for d in items if not isinstance(d, ReadError)] == [b"<p>page %d</p>" % i for i in (1, 3, 4, 5)]
+    assert isinstance(items[1], ReadError) and items[1].url == "http://h/2"
+    assert items[1].message.startswith("record 3: length ") and "reading resumes at the next record" in items[1].message

@@ -65,13 +65,13 @@ class _Lines:
             done += len(chunk)
         return done
 
-    def skip_scanning(self, n: int, scan: bool) -> tuple[int, int | None]:
-        """Skip up to ``n`` bytes, stopping at a WARC record header found inside them (when ``scan``).
+    def skip_scanning(self, n: int, find) -> tuple[int, int | None]:
+        """Skip up to ``n`` bytes, stopping at a record header that ``find(data, final)`` locates in them.
 
         Returns (bytes skipped, offset of the header in the skipped span or None); the header is put back.
-        Memory stays at one chunk plus the overlap, whatever ``n`` claims.
+        Memory stays at one chunk plus the overlap, whatever ``n`` claims. ``find`` None: skip only.
         """
-        if not scan:
+        if find is None:
             return self.skip(n), None
         done, tail = 0, b""
         while done < n:
@@ -80,7 +80,7 @@ class _Lines:
             if not chunk:
                 break
             window = tail + chunk
-            inner = _record_start(window, final=len(chunk) < want or done + len(chunk) >= n)
+            inner = find(window, len(chunk) < want or done + len(chunk) >= n)
             if inner is not None:
                 self.unread(window[inner:])
                 offset = done - len(tail) + inner
@@ -209,7 +209,7 @@ def _read_block(lines: _Lines, number: int, headers: dict, length: int, max_byte
     """Read one record's block: yields ``(headers, block)`` and returns None, or returns the record's ReadError."""
     scan = not _may_hold_warc(headers, lines)
     if length > max_bytes:
-        got, inner = lines.skip_scanning(length, scan)
+        got, inner = lines.skip_scanning(length, _record_start if scan else None)
         if inner is not None:
             return _overrun(number, length, inner)
         if got < length:
