@@ -19,7 +19,7 @@ import pytest
 import yaml
 from huggingface_hub import DatasetCard, constants
 
-from jinglian.cards.publish import files_to_upload, human_size
+from jinglian.cards.publish import files_to_upload, human_size, scan_for_pii
 from jinglian.cli import main
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
@@ -331,3 +331,25 @@ def test_unreachable_hub_is_one_clear_line(redacted_run, hub, monkeypatch, capsy
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the Hub at {url}: "), err
     assert "Traceback" not in err and TOKEN not in err
+
+
+def test_a_small_sample_still_reaches_every_part_file(tmp_path):
+    """PII only in the last of three part files: a 6-document sample takes 2 from each and finds it."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "stats.json").write_text(json.dumps({"stages": [{"name": "pii"}]}), encoding="utf-8")
+    for part in range(3):
+        texts = [f"第{part}-{i}篇。" + ("电话13812345678" if part == 2 and i == 0 else "") for i in range(10)]
+        pq.write_table(pa.table({"id": [f"p{part}-{i}" for i in range(10)], "text": texts}),
+                       tmp_path / "docs" / f"part-{part:05d}.parquet")
+    scan = scan_for_pii(str(tmp_path), files_to_upload(str(tmp_path)), sample=6)
+    assert (scan.scanned, scan.total) == (6, 30)
+    assert scan.counts == {"PHONE": 1} and scan.examples == {"PHONE": ["p2-0"]} and not scan.clean
+
+
+def test_an_unreadable_part_file_stops_publishing_with_one_line(redacted_run, tmp_path, no_saved_login, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(redacted_run, run)
+    (run / "docs" / "part-00001.parquet").write_bytes(b"not parquet at all")
+    code = main(["card", "publish", str(run), "--repo", "me/c", "--dry-run", "--ascii-labels"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "docs/part-00001.parquet: cannot be read for the PII check" in err[0]

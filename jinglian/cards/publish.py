@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 
 from jinglian.cards.card import build_card
-from jinglian.stages.pii import find_pii
+from jinglian.stages.pii import find_pii, redact
 
 PUBLISHED = ["README.md", "stats.json", "report/*.png", "docs/*.parquet", "tokens/**/*", "tokenizer/**/*"]
 AUDIT = ["rejected/*.parquet", "errors/*.parquet"]
@@ -99,52 +98,63 @@ def _pii_stage_ran(run_dir: str) -> bool:
     return any("pii" in str(stage.get("name", "")) for stage in stages)
 
 
-def _spread(n: int):
-    """Indices 0..n-1 in an order whose every prefix is spread evenly (golden-ratio sequence)."""
-    seen = set()
-    k = 0
-    while len(seen) < n:
-        i = int(((k * 0.6180339887498949) % 1.0) * n)
-        k += 1
-        if i not in seen:
-            seen.add(i)
-            yield i
+def _quotas(sizes: list[int], sample: int) -> list[int]:
+    """Rows to read from each row group: ``sample`` in all (or everything), shared as evenly as the
+    group sizes allow, so a sample of a large run touches every part file rather than the first."""
+    quotas = [0] * len(sizes)
+    left = sample
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    for k, i in enumerate(order):
+        share = -(-left // (len(order) - k))  # ceiling: small groups leave their unused share to the rest
+        quotas[i] = min(sizes[i], share)
+        left -= quotas[i]
+    return quotas
 
 
 def scan_for_pii(run_dir: str, files: list[UploadFile], sample: int = PII_SAMPLE_DOCS) -> PiiScan:
-    """Scan up to ``sample`` documents of the Parquet files among ``files`` (whole row groups, spread
-    over all files) with the pii detectors."""
+    """Scan up to ``sample`` documents of the Parquet files among ``files`` with the pii detectors,
+    the same number from every row group where they have it."""
     scan = PiiScan(_pii_stage_ran(run_dir))
-    groups = []  # (path, row group, rows)
+    groups = []  # (relative path, row group, rows)
     for f in files:
         if not f.path.endswith(".parquet"):
             continue
-        path = os.path.join(run_dir, f.path)
-        meta = pq.ParquetFile(path).metadata
+        meta = _parquet(run_dir, f.path).metadata
         if "text" not in meta.schema.names:
             continue
         groups += [(f.path, i, meta.row_group(i).num_rows) for i in range(meta.num_row_groups)]
         scan.total += meta.num_rows
-    for index in _spread(len(groups)):
-        if scan.scanned >= sample:
-            break
-        rel, group, _ = groups[index]
-        pf = pq.ParquetFile(os.path.join(run_dir, rel))
+    for (rel, group, _), quota in zip(groups, _quotas([g[2] for g in groups], sample)):
+        if not quota:
+            continue
+        pf = _parquet(run_dir, rel)
         columns = ["id", "text"] if "id" in pf.schema_arrow.names else ["text"]
-        table = pf.read_row_group(group, columns=columns)
-        ids = table["id"].to_pylist() if "id" in columns else [None] * table.num_rows
-        for row, (doc_id, text) in enumerate(zip(ids, table["text"].to_pylist())):
-            if scan.scanned >= sample:
+        row = 0
+        for batch in pf.iter_batches(batch_size=min(quota, 1024), row_groups=[group], columns=columns):
+            ids = batch.column("id").to_pylist() if "id" in columns else [None] * batch.num_rows
+            for doc_id, text in zip(ids, batch.column("text").to_pylist()):
+                if row >= quota:
+                    break
+                scan.scanned += 1
+                findings = find_pii(text or "")
+                for _, _, typ in findings:
+                    scan.counts[typ] += 1
+                for typ in dict.fromkeys(t for _, _, t in findings):
+                    names = scan.examples.setdefault(typ, [])
+                    if len(names) < EXAMPLE_IDS:
+                        # an id could itself hold personal data (a URL with a phone number): redact it too
+                        names.append(redact(str(doc_id))[0] if doc_id is not None else f"{rel}#{group}:{row}")
+                row += 1
+            if row >= quota:
                 break
-            scan.scanned += 1
-            findings = find_pii(text or "")
-            for _, _, typ in findings:
-                scan.counts[typ] += 1
-            for typ in dict.fromkeys(t for _, _, t in findings):
-                names = scan.examples.setdefault(typ, [])
-                if len(names) < EXAMPLE_IDS:
-                    names.append(str(doc_id) if doc_id is not None else f"{rel}#{group}:{row}")
     return scan
+
+
+def _parquet(run_dir: str, rel: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(os.path.join(run_dir, rel))
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise PublishError(f"{rel}: cannot be read for the PII check ({exc}); nothing was published") from None
 
 
 def _network_failure(exc: BaseException) -> bool:
@@ -184,6 +194,8 @@ def publish(
     token = None if dry_run else get_token()
     if not dry_run and not token:
         raise PublishError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    # Scanned before the card is built: an unreadable part file is reported here, in one line.
+    scan = scan_for_pii(run_dir, files_to_upload(run_dir, include_rejected), pii_sample)
     _, card_path = build_card(run_dir, license=license, repo_id=repo_id, cjk_font=cjk_font)
     log(f"card: {card_path}")
     files = files_to_upload(run_dir, include_rejected)
@@ -195,7 +207,6 @@ def publish(
     log(f"{verb} {len(files)} files ({human_size(total)}) to dataset {repo_id} ({visibility})")
     for f in files:
         log(f"  {f.path}  {human_size(f.size)}")
-    scan = scan_for_pii(run_dir, files, pii_sample)
     if not scan.clean:
         if not allow_pii:
             raise PublishError(f"publishing {'would be ' if dry_run else ''}refused: {scan.describe()}. "
