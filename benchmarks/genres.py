@@ -23,8 +23,9 @@ Tables, all printed (Markdown):
 Hooks: ``benchmarks/genres_extract.py`` (extraction F1 per dataset and genre) and
 ``benchmarks/genres_quality.py`` (perplexity and the quality classifier per genre)
 are imported when present and their ``run(bench_dir)`` prints its own tables.
-When ``genres_quality`` also offers ``keeps(texts) -> list[bool]`` (the quality
-stage's verdicts), the end-to-end row includes the quality stage.
+The end-to-end table is printed twice: without the quality stage, and with it
+(``genres_quality.keeps(texts) -> list[bool]`` when that module offers it, else a
+classifier trained here on the genre data, see :func:`trained_quality_keeps`).
 
     python benchmarks/genres.py [--skip-pages] [--skip-peer] [--skip-hooks]
 
@@ -82,11 +83,12 @@ def _pct(k: int, n: int) -> str:
 
 # ---- 1-3: the filter on clean genres and on junk --------------------------------------------------
 
-def filter_matrix(groups: dict[str, list[str]], title: str, rejected_view: bool = False) -> dict:
+def filter_matrix(groups: dict[str, list[str]], title: str, rejected_view: bool = False,
+                  per_ruleset: bool = True) -> dict:
     """Keep (or reject) shares per group: default filter after clean_lines, filter alone, each rule set alone."""
-    plans = {name: RULESETS[name].configure(None) for name in DEFAULT_RULESETS}
+    plans = {name: RULESETS[name].configure(None) for name in DEFAULT_RULESETS} if per_ruleset else {}
     default = FilterStage()
-    columns = ["clean_lines + filter", "filter alone", *DEFAULT_RULESETS]
+    columns = ["clean_lines + filter", "filter alone", *plans]
     print(f"\n## {title}\n")
     print("| group | docs | " + " | ".join(columns) + " | rejected by (clean_lines + filter) |")
     print("|---|---:|" + "---:|" * len(columns) + "---|")
@@ -100,9 +102,10 @@ def filter_matrix(groups: dict[str, list[str]], title: str, rejected_view: bool 
             if verdict is not None:
                 reasons[verdict[0].removeprefix("filter:")] += 1
             kept["filter alone"] += default.judge(raw, "zh") is None
-            stats = TextStats(raw, is_cjk=True)
-            for name, th in plans.items():
-                kept[name] += RULESETS[name].judge(stats, th) is None
+            if plans:
+                stats = TextStats(raw, is_cjk=True)
+                for name, th in plans.items():
+                    kept[name] += RULESETS[name].judge(stats, th) is None
         n = len(texts)
         shares = {c: (n - kept[c] if rejected_view else kept[c]) for c in columns}
         why = ", ".join(f"{r} {c}" for r, c in reasons.most_common(4))
@@ -184,7 +187,7 @@ def reference_table(root: Path) -> None:
     laws = [d["text"] for d in read_jsonl_gz(root / "zh-laws-lawrefbook/laws.jsonl.gz")]
     wiki = [json.loads(line)["text"] for line in open(root / "zh-wiki-mrc/unique_wiki_paragraphs.jsonl", encoding="utf-8")]
     filter_matrix({"zh-laws-lawrefbook": laws, "zh-wiki-mrc paragraphs": wiki},
-                  "Laws and encyclopedia (must stay >= 95% kept)")
+                  "Laws and encyclopedia (must stay >= 95% kept)", per_ruleset=False)
 
 
 # ---- 6: pages -> extract -> clean_lines -> langid -> filter (-> quality) --------------------------
@@ -218,7 +221,9 @@ def article_pages(root: Path) -> dict[str, list[dict]]:
     return sets
 
 
-def end_to_end(root: Path, quality_keeps=None) -> dict:
+def run_pages(pages: list[dict]) -> list[dict]:
+    """Every page through extract -> clean_lines -> langid -> filter with their defaults (langid as the demo
+    job sets it); one row per page, in page order, with its verdict."""
     import pyarrow as pa
 
     from jinglian import documents as D
@@ -226,43 +231,67 @@ def end_to_end(root: Path, quality_keeps=None) -> dict:
     from jinglian.stages.extract.stage import ExtractStage
     from jinglian.stages.langid.stage import LangIdParams, LangIdStage
 
-    extract, clean, filt = ExtractStage(), CleanLinesStage(), FilterStage()
-    langid = LangIdStage(LangIdParams(allow=["zh"], min_score=0.5))  # the demo job's langid settings
-    for stage in (extract, clean, langid, filt):
+    stages = [ExtractStage(), CleanLinesStage(), LangIdStage(LangIdParams(allow=["zh"], min_score=0.5)),
+              FilterStage()]
+    for stage in stages:
         stage.setup()
-    stages = [extract, clean, langid, filt]
-    print("\n## End to end: pages -> extract -> clean_lines -> langid -> filter"
-          + (" -> quality" if quality_keeps else " (quality: not available)") + "\n")
-    print(f"A page survives when every stage keeps it and the kept text scores F1 >= {SURVIVAL_F1} "
-          "against the ground truth (non-space characters).\n")
-    print("| page set | pages | survive | kept but F1 < 0.5 | rejected by |")
-    print("|---|---:|---:|---:|---|")
+    contents = [p["html"].encode("utf-8") if isinstance(p["html"], str) else p["html"] for p in pages]
+    table = D.with_verdict_columns(pa.table({D.ID: [str(i) for i in range(len(pages))], "content": contents,
+                                             "url": [p["url"] for p in pages]}))
+    for stage in stages:
+        active = D.active_mask(table)
+        done, todo = table.filter(pa.array(~active)), table.filter(pa.array(active))
+        if len(todo):
+            todo = D.with_verdict_columns(stage.process(todo))
+        table = pa.concat_tables([todo, done], promote_options="permissive") if len(done) else todo
+    return sorted(table.to_pylist(), key=lambda r: int(r[D.ID]))
+
+
+def end_to_end(root: Path, quality_keeps) -> dict:
+    from jinglian import documents as D
+
+    results = {name: (pages, run_pages(pages)) for name, pages in article_pages(root).items()}
     summary = {}
-    for name, pages in article_pages(root).items():
-        contents = [p["html"].encode("utf-8") if isinstance(p["html"], str) else p["html"] for p in pages]
-        table = pa.table({D.ID: [str(i) for i in range(len(pages))], "content": contents,
-                          "url": [p["url"] for p in pages]})
-        table = D.with_verdict_columns(table)
-        for stage in stages:
-            active = D.active_mask(table)
-            done, todo = table.filter(pa.array(~active)), table.filter(pa.array(active))
-            if len(todo):
-                todo = D.with_verdict_columns(stage.process(todo))
-            table = pa.concat_tables([todo, done], promote_options="permissive") if len(done) else todo
-        rows = sorted(table.to_pylist(), key=lambda r: int(r[D.ID]))
-        kept = [r for r in rows if r[D.REASON] is None and r[D.ERROR] is None]
-        reasons = Counter(r[D.REASON] or f"error:{r[D.ERROR]}" for r in rows if r not in kept)
-        if quality_keeps and kept:
-            for r, ok in zip(list(kept), quality_keeps([r[D.TEXT] for r in kept])):
-                if not ok:
-                    kept.remove(r)
-                    reasons["quality"] += 1
-        survive = sum(1 for r in kept if _char_f1(r[D.TEXT], pages[int(r[D.ID])]["gold"]) >= SURVIVAL_F1)
-        low = len(kept) - survive
-        print(f"| {name} | {len(pages)} | {survive} ({_pct(survive, len(pages))}) | {low} | "
-              + ", ".join(f"{r} {c}" for r, c in reasons.most_common(5)) + " |")
-        summary[name] = survive / len(pages) if pages else 0.0
+    for with_quality in (False, True):
+        print("\n## End to end: pages -> extract -> clean_lines -> langid -> filter"
+              + (" -> quality" if with_quality else "") + "\n")
+        print(f"A page survives when every stage keeps it and the kept text scores F1 >= {SURVIVAL_F1} "
+              "against the ground truth (non-space characters).\n")
+        print("| page set | pages | survive | kept but F1 < 0.5 | rejected by |")
+        print("|---|---:|---:|---:|---|")
+        for name, (pages, rows) in results.items():
+            kept = [r for r in rows if r[D.REASON] is None and r[D.ERROR] is None]
+            reasons = Counter(r[D.REASON] or f"error:{r[D.ERROR]}" for r in rows
+                              if r[D.REASON] is not None or r[D.ERROR] is not None)
+            if with_quality and kept:
+                verdicts = quality_keeps([r[D.TEXT] for r in kept])
+                reasons["quality"] += sum(not ok for ok in verdicts)
+                kept = [r for r, ok in zip(kept, verdicts) if ok]
+            survive = sum(1 for r in kept if _char_f1(r[D.TEXT], pages[int(r[D.ID])]["gold"]) >= SURVIVAL_F1)
+            print(f"| {name} | {len(pages)} | {survive} ({_pct(survive, len(pages))}) | {len(kept) - survive} | "
+                  + ", ".join(f"{r} {c}" for r, c in reasons.most_common(5)) + " |")
+            summary[name, with_quality] = survive / len(pages) if pages else 0.0
     return summary
+
+
+def trained_quality_keeps(root: Path):
+    """The quality stage's verdicts with a classifier trained on the genre data (none of the article pages
+    is in its training set): positives every zh-genres-clean document, zh-wiki paragraphs and the start of
+    600 laws; negatives every zh-junk document and the demo generator's junk (the recipe of
+    benchmarks/genres_quality.py, trained once on everything instead of per fold)."""
+    from jinglian.demo.corpus import quality_training_sets
+    from jinglian.stages.quality.model import TrainConfig, train
+    from jinglian.stages.quality.stage import QualityParams
+
+    positives = [d["text"] for d in read_jsonl_gz(root / "zh-genres-clean/docs.jsonl.gz")]
+    positives += [json.loads(line)["text"] for line in open(root / "zh-wiki-mrc/unique_wiki_paragraphs.jsonl",
+                                                            encoding="utf-8")]
+    positives += [d["text"][:2000] for d in read_jsonl_gz(root / "zh-laws-lawrefbook/laws.jsonl.gz")[:600]]
+    negatives = [d["text"] for d in read_jsonl_gz(root / "zh-junk/docs.jsonl.gz")]
+    negatives += quality_training_sets(600, seed=1)[1]
+    model, _ = train(positives, negatives, TrainConfig(valid_fraction=0.0))
+    threshold = QualityParams().threshold
+    return lambda texts: [score >= threshold for score in model.score(texts)]
 
 
 # ---- hooks: the extraction and quality sides of issue 16 --------------------------------------------
@@ -304,7 +333,7 @@ def main() -> None:
     quality = None if args.skip_hooks else hook("genres_quality")
     extract = None if args.skip_hooks else hook("genres_extract")
     if not args.skip_pages:
-        end_to_end(root, getattr(quality, "keeps", None))
+        end_to_end(root, getattr(quality, "keeps", None) or trained_quality_keeps(root))
     for name, module in (("extraction (benchmarks/genres_extract.py)", extract),
                          ("perplexity and quality classifier (benchmarks/genres_quality.py)", quality)):
         if args.skip_hooks:

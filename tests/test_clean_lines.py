@@ -76,3 +76,18 @@ def test_stage_adds_columns_rejects_emptied_docs_and_reports_totals():
     assert summary["lines_removed"] == 2 and summary["docs_changed"] == 2
     assert summary["lines_by_kind"] == {"navigation": 1, "share": 1}
     assert stage.summary()["lines_removed"] == 0  # reset after each report: the executor sums them
+
+
+def test_comments_that_mention_sharing_are_not_share_buttons():
+    thread = "\n".join([ARTICLE[0], "谢谢分享", "[赞][赞][赞]", "转发微博。", "转发 评论 赞", "分享到：微信 微博"])
+    result = clean_text(thread)
+    assert result.text == "\n".join([ARTICLE[0], "谢谢分享", "[赞][赞][赞]", "转发微博。"])
+    assert result.by_kind == {"share": 2}
+
+
+def test_layout_tables_are_cut_data_tables_kept_whole():
+    layout = ["| 首页 | 新闻中心 | 政务公开 | 办事服务 |", "| 互动交流 | 专题专栏 | 网站地图 | 联系我们 |"]
+    data = ["| 鱼类 | 是否切片 | 重量 | 微波时间 |", "|---|---|---|---|", "| 鲈鱼 | 否 | 500克 | 5分钟 |"]
+    result = clean_text("\n".join(layout + ARTICLE + data))
+    assert result.text == "\n".join(ARTICLE + data)
+    assert result.by_kind == {"navigation": 2}

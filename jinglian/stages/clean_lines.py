@@ -35,8 +35,11 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.filter import encoding
+from jinglian.stages.filter.text_stats import EMOTICON_RE
 
 KINDS = ("navigation", "read_more", "copyright", "share", "encoding_damage")
+TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$")
+TABLE_RULE_RE = re.compile(r"[-:= ]+")  # the |---|:---| line under a Markdown table's header
 
 # Separators of menu items and breadcrumbs; "·" only with spaces around it (卡尔·马克思 is a name).
 NAV_SPLIT_RE = re.compile(r"\s*[|｜>»›→]+\s*|\s+·\s+|\s{2,}|\t")
@@ -105,11 +108,34 @@ def _is_navigation(line: str) -> bool:
 def _is_share(line: str) -> bool:
     if len(line) > MAX_FURNITURE_CHARS:
         return False
+    line = EMOTICON_RE.sub("", line)  # "[赞][赞][赞]" is a comment made of emoticons, not buttons
     tokens = SHARE_RE.findall(line)
-    # "转发微博。" alone is a Weibo comment (the repost text), not a button row: two tokens need a "分享".
-    if not tokens or (len(tokens) < 3 and not any(t.startswith("分享") for t in tokens)):
+    # A button row names three targets or opens with "分享到": "转发微博。" (a repost) and "谢谢分享" are comments.
+    if len(tokens) < 3 and not line.lstrip(LABEL_STRIP).startswith(("分享", "一键分享")):
         return False
     return len(FILLER_RE.sub("", SHARE_RE.sub("", line))) <= 2
+
+
+def _layout_table_rows(lines: list[str]) -> set[int]:
+    """Rows of Markdown tables (as extractors write HTML tables) made only of short labels: a menu or a layout
+    table. A table with any number in it, or a cell that is a sentence, holds data and is kept whole."""
+    out: set[int] = set()
+    i = 0
+    while i < len(lines):
+        if not TABLE_ROW_RE.match(lines[i]):
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and TABLE_ROW_RE.match(lines[i]):
+            i += 1
+        cells = [c.strip() for row in lines[start:i] for c in row.strip().strip("|").split("|")]
+        labels = [c for c in cells if c and not TABLE_RULE_RE.fullmatch(c)]
+        widest = max((len([c for c in row.strip().strip("|").split("|") if c.strip()]) for row in lines[start:i]),
+                     default=0)
+        if (labels and widest >= 3 and all(len(c) <= MAX_LABEL_CHARS and not c.endswith(TERMINAL) for c in labels)
+                and not any(ch.isdigit() for c in labels for ch in c)):
+            out.update(range(start, i))
+    return out
 
 
 def _is_copyright(line: str) -> bool:
@@ -123,6 +149,7 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
     lines = (text or "").split("\n")
     total_chars = sum(len(line.strip()) for line in lines) or 1
     damaged = (encoding.damaged_lines(lines) if "encoding_damage" in kinds else set())
+    layout = _layout_table_rows(lines) if "navigation" in kinds and "|" in (text or "") else set()
     cut_damage = sum(len(lines[i].strip()) for i in damaged) <= params.max_damage_cut_share * total_chars
     by_kind: dict[str, int] = {}
     out: list[str] = []
@@ -135,6 +162,10 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
             continue
         if i in damaged and cut_damage:
             kind = "encoding_damage"
+        elif i in layout:
+            kind = "navigation"
+        elif TABLE_ROW_RE.match(line):
+            pass  # a row of a data table: judged with its table above, never as a menu line
         elif "navigation" in kinds and _is_navigation(line):
             kind = "navigation"
         elif "share" in kinds and _is_share(line):
