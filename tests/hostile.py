@@ -253,6 +253,17 @@ def build(root: str) -> Corpus:
         del c.good[docs[1][0]]
         c.good_files[path] = 4
 
+    path = os.path.join(d, "damaged-member.warc.gz")
+    docs = [b.text("zh" if i % 2 else "en", path) for i in range(4)]
+    members = [gzip.compress(warc_response(f"http://five.example/{m}", html_page(t).encode())) for m, t in docs]
+    noise = random.Random(11).randbytes(4096)  # incompressible, so the damage lands in the record's own bytes
+    damaged = bytearray(gzip.compress(warc_response("http://five.example/damaged", noise, "application/octet-stream")))
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 16] = bytes(16)
+    with open(path, "wb") as f:
+        f.write(b"".join(members[:1] + [bytes(damaged)] + members[1:]))
+    b.plant("warc_damaged_gzip_member", path, "record 2 of 5: its gzip member damaged (16 bytes zeroed)", 1)
+    c.good_files[path] = 4
+
     # --- HTML files -------------------------------------------------------------------------
     d = b.dir("html", "html")
     for name, lang, charset in (("zh.html", "zh", "utf-8"), ("en.html", "en", "utf-8"), ("gbk.html", "zh", "gbk")):

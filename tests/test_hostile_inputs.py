@@ -40,8 +40,9 @@ EXPECTED = {
     "jsonl_200mb_line": [("errors", rf"^read: line 2: {HUGE_LINE_BYTES // 1000 // 1000}\d{{6}} bytes, longer than max_line_bytes")],
     "warc_truncated_gzip": [("errors", r"^read: record 3: truncated \(\d+ of \d+ block bytes\)"),
                             ("errors", r"^read: unreadable from here on: gzip stream cut off")],
-    "warc_random_bytes": [("errors", r"^read: unreadable from here on: corrupt gzip data: .*incorrect header check")],
+    "warc_random_bytes": [("errors", r"^read: corrupt gzip data \(.*incorrect header check\): the last 65536 bytes of the file skipped")],
     "warc_empty": [],
+    "warc_damaged_gzip_member": [("errors", r"^read: corrupt gzip data \(.*incorrect data check\): \d+ bytes skipped to the next gzip member$")],
     # a lying Content-Length fails only its own record; the records after it are read
     "warc_length_short": [("errors", r"^read: record 2: Content-Length \d+ does not end the record .*reading resumes at the next record$")],
     "warc_length_long": [("errors", OVERRUN.format(length=r"\d+"))],

@@ -256,3 +256,19 @@ def test_arc_lying_length_fails_its_record_and_reading_resumes(tmp_path, lie, co
     assert [d["content"] for d in items if not isinstance(d, ReadError)] == [b"<p>page %d</p>" % i for i in (1, 3, 4, 5)]
     assert isinstance(items[1], ReadError) and items[1].url == "http://h/2"
     assert items[1].message.startswith("record 3: length ") and "reading resumes at the next record" in items[1].message
+
+
+def test_a_damaged_gzip_member_costs_its_record_and_the_members_after_it_are_read(tmp_path):
+    members = [gzip.compress(p) for p in five_records("short")]
+    members[1] = gzip.compress(warc_record({"WARC-Type": "response", "WARC-Target-URI": "http://x/2"},
+                                           http_block(bytes(range(256)) * 64)))  # incompressible: damage lands in data
+    damaged = bytearray(members[1])
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 16] = b"\x00" * 16
+    members[1] = bytes(damaged)
+    path = tmp_path / "d.warc.gz"
+    path.write_bytes(b"".join(members))
+    docs, errors = records(path)
+    assert [d["url"] for d in docs] == ["http://x/1", "http://x/3", "http://x/4", "http://x/5"]
+    # the damage is found at the member's CRC check, so none of the damaged record was decoded: one error in all
+    assert [e.message for e in errors] == ["corrupt gzip data (Error -3 while decompressing data: incorrect data check): "
+                                           f"{len(members[1])} bytes skipped to the next gzip member"]

@@ -91,20 +91,27 @@ class _Lines:
 
 
 class GzipMembers(io.RawIOBase):
-    """Multi-member gzip decoded incrementally; a corrupt or cut-off stream reads as an early end.
+    """Multi-member gzip decoded incrementally; damaged data is skipped to the next member.
 
     ``gzip.open`` raises on a truncated file from inside a buffered read, which
     loses the records already decoded in that buffer. Here everything decoded
-    before the damage is delivered, and ``error`` says what ended the stream.
+    before the damage is delivered; corrupt data is skipped up to the next gzip
+    member header (with a member per record, as Common Crawl writes, only the
+    damaged record is lost), each skip noted in ``damaged``; ``error`` says
+    what ended the stream early (a cut-off file).
     """
+
+    MAGIC = b"\x1f\x8b\x08"
 
     def __init__(self, path: str):
         self._f = open(path, "rb")
         self._z = zlib.decompressobj(31)
         self._pending = b""
+        self._carry = b""  # raw bytes to decode before reading more of the file
         self._done = False
         self._in_member = False
         self.error: str | None = None
+        self.damaged: list[str] = []
 
     def readable(self) -> bool:
         return True
@@ -118,9 +125,9 @@ class GzipMembers(io.RawIOBase):
         return n
 
     def _fill(self) -> None:
-        data = b""
+        data, self._carry = self._carry, b""
         if self._z.eof:  # next member
-            data = self._z.unused_data
+            data = self._z.unused_data + data
             self._z = zlib.decompressobj(31)
             self._in_member = False
         if not data:
@@ -136,8 +143,28 @@ class GzipMembers(io.RawIOBase):
         try:
             self._pending = self._z.decompress(data)
         except zlib.error as exc:
-            self.error = f"corrupt gzip data: {exc}"
-            self._done = True
+            self._skip_damage(data, exc)
+
+    def _skip_damage(self, data: bytes, exc: zlib.error) -> None:
+        """Drop raw bytes up to the next member header after the start of ``data`` (or to the end of the file)."""
+        skipped, search = 1, data[1:]
+        while True:
+            at = search.find(self.MAGIC)
+            if at >= 0:
+                self.damaged.append(f"corrupt gzip data ({exc}): {skipped + at} bytes skipped to the next gzip member")
+                self._carry = search[at:]
+                self._z = zlib.decompressobj(31)
+                self._in_member = False
+                return
+            more = self._f.read(1 << 16)
+            if not more:
+                self.damaged.append(f"corrupt gzip data ({exc}): the last {skipped + len(search)} bytes of the file "
+                                    "skipped (no gzip member after them)")
+                self._done = True
+                return
+            keep = search[-(len(self.MAGIC) - 1):]  # a header may straddle two reads
+            skipped += len(search) - len(keep)
+            search = keep + more
 
     def close(self) -> None:
         self._f.close()
@@ -294,6 +321,8 @@ def archive_records(path: str, parse, max_bytes: int):
     try:
         with open_archive(path) as raw:
             yield from parse(raw, max_bytes)
+            for damage in getattr(raw, "damaged", ()):
+                yield ReadError(damage)
             if getattr(raw, "error", None):
                 yield ReadError(f"unreadable from here on: {raw.error}")
     except (OSError, EOFError, ValueError) as exc:  # corrupt zstd and the like: nothing after is decodable
