@@ -9,12 +9,12 @@ process. (b): ``jinglian run`` of the same stage over the same files with 2
 workers (Ray started before timing; actor start-up is timed). Prints docs/s of
 each and the ratio.
 
-``--fixed-cost N`` measures instead what a run pays whatever its size: a tiny
-job (normalize | dedup barrier | pii: two segments) run N times, alternating
-the executor's Ray Data map with a prototype that runs each segment on a plain
-Ray actor pool (same ``SegmentRunner``, one partition per call, actors restart
-and retry their call after a crash); prints wall seconds per step and checks
-that both write byte-identical ``docs/``.
+``--fixed-cost N`` measures instead what a run on Ray pays whatever its size: a
+tiny job (normalize | dedup barrier | pii: two segments) forced onto Ray, run
+N times, alternating the executor's plain actor pool (``actor_pool``) with the
+baseline it replaced, a Ray Data ``map_batches`` over an actor pool (same
+``SegmentRunner``, one partition per call); prints wall seconds per step and
+checks that both write byte-identical ``docs/``.
 
 ``--startup N`` measures what a user pays for a 20-document job: ``jinglian
 run`` as a child process, N rounds alternating the default (which runs a job
@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,7 +54,7 @@ from jinglian.demo.corpus import generate_documents  # noqa: E402
 from jinglian.pipeline import executor  # noqa: E402
 from jinglian.pipeline.executor import RunOptions, run_job  # noqa: E402
 from jinglian.pipeline.job import load_job  # noqa: E402
-from jinglian.pipeline.partition import SegmentRunner  # noqa: E402
+from jinglian.pipeline.partition import PartitionTask, SegmentRunner  # noqa: E402
 from jinglian.pipeline.ray_runtime import RaySession  # noqa: E402
 from jinglian.stages.filter import FilterParams, FilterStage  # noqa: E402
 
@@ -91,36 +92,32 @@ def plain_loop(paths: list[str], out_dir: str, batch_size: int = 256) -> int:
     return total
 
 
-class _PoolWorker:
-    """Prototype actor: the segment's stages built once, one partition per call."""
+class _RayDataSegment:
+    """The engine's earlier segment runner: a Ray Data ``map_batches`` actor, one partition per batch."""
 
     def __init__(self, plan):
         self.runner = SegmentRunner(plan, [executor._stage_cls(name) for name, _ in plan.stages])
 
-    def run(self, task):
-        return self.runner.run(task)
+    def __call__(self, batch):
+        results = [json.dumps(self.runner.run(PartitionTask(**json.loads(t)))) for t in batch["task"]]
+        return {"result": results}
 
 
-def _pool_results(plan, tasks, options):
-    """Prototype of ``executor._ray_results`` without Ray Data: a fixed pool, a new call as each one returns."""
+def _ray_data_results(plan, tasks, options):
+    """Baseline for ``--fixed-cost``: each segment as a Ray Data map over an actor pool (the engine before)."""
     import ray
 
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
     cpus = max([executor._stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
     workers = executor.pool_size(cpus, ray.cluster_resources().get("CPU", 1), options.workers, len(tasks))
-    cls = ray.remote(num_cpus=cpus, max_restarts=-1, max_task_retries=-1)(_PoolWorker)
-    actors = [cls.remote(plan) for _ in range(workers)]
-    queue = list(tasks)
-    pending = {actor.run.remote(queue.pop(0)): actor for actor in actors}
-    try:
-        while pending:
-            [ref], _ = ray.wait(list(pending), num_returns=1)
-            actor = pending.pop(ref)
-            if queue:
-                pending[actor.run.remote(queue.pop(0))] = actor
-            yield ray.get(ref)
-    finally:
-        for actor in actors:
-            ray.kill(actor)
+    items = [{"task": json.dumps(asdict(t))} for t in tasks]
+    out = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        _RayDataSegment, fn_constructor_kwargs={"plan": plan}, batch_size=1,
+        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus)
+    for row in out.iter_rows():
+        yield json.loads(row["result"])
 
 
 def _timed(name, fn, steps):
@@ -169,7 +166,7 @@ def fixed_cost_run(tmp: str, label: str, results) -> tuple[list, str]:
 
 
 def fixed_cost(repeats: int) -> None:
-    variants = {"ray-data map": executor._ray_results, "plain actor pool": _pool_results}
+    variants = {"Ray Data map (before)": _ray_data_results, "actor pool (executor)": executor._ray_results}
     figures: dict = {name: [] for name in variants}
     digests = set()
     with tempfile.TemporaryDirectory() as tmp:
