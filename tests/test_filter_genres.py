@@ -126,3 +126,19 @@ def test_big5_read_as_gbk_is_rejected_by_its_rare_characters():
 def test_a_kaomoji_an_informal_question_mark_and_a_missing_glyph_are_not_damage():
     text = "\n".join(["完成啦(｡･∀･)ﾉﾞ 大家快试试吧", "这个真的好吃吗?我明天也做", "他的名字里有个生僻字\ue4c2，字库里没有。"])
     assert damage_sites(text) == 0 and damaged_lines(text.split("\n")) == set()
+
+
+def test_a_page_of_layout_tables_is_judged_as_chinese_not_by_english_word_counts():
+    page = "\n".join(["| 首页 | 新闻中心 | 政务公开 | 办事服务 |"] * 3
+                     + ["| 版权所有 | 某某市人民政府 | 主办单位 |", "Copyright 2012 All rights reserved. Powered by CMS."])
+    verdict = FilterStage().judge(page)  # no lang column: the script decides the rule sets
+    assert verdict is not None and verdict[0].startswith("filter:chinese."), verdict
+
+
+def test_a_title_ending_with_a_read_more_word_is_not_a_read_more_link():
+    title = "第八届进博会各项配套活动全面展开"
+    stats = TextStats("\n".join([title, *NEWS.split("\n")[1:]]), is_cjk=True)
+    assert chinese.read_more_lines(stats, chinese.Thresholds()).value == 0.0
+    teasers = TextStats("\n".join(["市政府召开常务会议研究部署下半年经济工作…… 展开", "我市举办文化旅游节 阅读全文",
+                                   *NEWS.split("\n")[1:4]]), is_cjk=True)
+    assert chinese.read_more_lines(teasers, chinese.Thresholds()).value == 2 / 5
