@@ -180,3 +180,44 @@ def test_ray_run_classifies_the_same(hostile, ray_local):
     stats = run_job(job_for(corpus, root, "ray"), RunOptions(workers=2, quiet=True))
     assert stats["totals"] == local_stats["totals"]
     assert snapshot(os.path.join(root, "ray")) == snapshot(os.path.join(root, "local"))  # byte for byte
+
+
+def test_cli_run_on_ray_survives_every_poison_record(tmp_path):
+    """`jinglian run` (a real process, in-process Ray): the records that used to kill a run each fail alone."""
+    import gzip
+    import json
+
+    from tests.hostile import EN_SENTENCES, NESTING_LEVELS, _lie, html_page, warc_response
+
+    good = " ".join(EN_SENTENCES)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "poison.jsonl").write_text(
+        json.dumps({"id": "g1", "text": good}) + "\n"
+        + '{"id": "deep", "text": "x", "meta": ' + "[" * NESTING_LEVELS + "]" * NESTING_LEVELS + "}\n"
+        + '{"id": "s", "text": "abc\\ud800def"}\n' + json.dumps({"id": "g2", "text": good}) + "\n")
+    (inputs / "not-zstd.jsonl.zst").write_text(json.dumps({"id": "z", "text": good}) + "\n")
+    warcs = tmp_path / "warc"
+    warcs.mkdir()
+    for name, lie, gz in (("long.warc", "+1000000", False), ("huge.warc", "=1000000000000", False),
+                          ("covers.warc", "next", False), ("long-members.warc.gz", "+1000000", True)):
+        records = [warc_response(f"http://w.example/{name}/{i}", html_page(good).encode()) for i in range(5)]
+        records[1] = _lie(records[1], records[2], lie)
+        (warcs / name).write_bytes(b"".join(gzip.compress(r) if gz else r for r in records))
+    job = write_job(tmp_path / "job.yaml", name="poison", output="unused",
+                    input=[{"path": str(inputs), "format": "jsonl"}, {"path": str(warcs), "format": "warc"}],
+                    stages=[{"extract": {}}, {"normalize": {}}])
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "jinglian.cli", "run", job, "--output", str(out), "--ray", "--workers", "2"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["totals"] == {"read": 25, "kept": 18, "rejected": 0, "failed": 7} | {
+        k: v for k, v in stats["totals"].items() if k not in ("read", "kept", "rejected", "failed")}
+    rows = outcome_rows(str(out))
+    per_file = Counter((os.path.basename(r[D.INPUT_FILE]), r["sink"]) for r in rows)
+    assert per_file == Counter({("poison.jsonl", "docs"): 2, ("poison.jsonl", "errors"): 2,
+                                ("not-zstd.jsonl.zst", "errors"): 1,
+                                **{(name, sink): n for name in ("long.warc", "huge.warc", "covers.warc", "long-members.warc.gz")
+                                   for sink, n in (("docs", 4), ("errors", 1))}})
