@@ -91,3 +91,9 @@ def test_layout_tables_are_cut_data_tables_kept_whole():
     result = clean_text("\n".join(layout + ARTICLE + data))
     assert result.text == "\n".join(ARTICLE + data)
     assert result.by_kind == {"navigation": 2}
+
+
+def test_prose_that_starts_like_a_pager_or_asks_about_copyright_is_kept():
+    lines = ["上一章我们讲到，主人公离开了家乡，独自来到这座陌生的城市。", "这本书的版权所有人是谁？出版社也说不清楚。", ARTICLE[0]]
+    assert clean_text("\n".join(lines)).lines_removed == 0
+    assert clean_text("\n".join(["上一篇：我市举办文化旅游节", ARTICLE[0]])).by_kind == {"navigation": 1}

@@ -44,7 +44,8 @@ TABLE_RULE_RE = re.compile(r"[-:= ]+")  # the |---|:---| line under a Markdown t
 # Separators of menu items and breadcrumbs; "·" only with spaces around it (卡尔·马克思 is a name).
 NAV_SPLIT_RE = re.compile(r"\s*[|｜>»›→]+\s*|\s+·\s+|\s{2,}|\t")
 BREADCRUMB_RE = re.compile(r"^(当前位置|您的位置|你的位置|您现在的位置|所在位置|当前页面)\s*[:：]")
-PAGER_RE = re.compile(r"^(上一篇|下一篇|上一页|下一页|上一章|下一章|前一篇|后一篇)\s*[:：]?")
+# "上一篇：<title>" links; without the colon "上一章我们讲到……" is prose.
+PAGER_RE = re.compile(r"^(上一篇|下一篇|上一页|下一页|上一章|下一章|前一篇|后一篇)\s*[:：]")
 # Whole-line link labels of page chrome (compared after brackets and spaces are stripped).
 NAV_LABELS = frozenset((
     "首页", "返回首页", "回到首页", "网站首页", "返回顶部", "回到顶部", "返回", "返回列表", "返回目录",
@@ -139,7 +140,10 @@ def _layout_table_rows(lines: list[str]) -> set[int]:
 
 
 def _is_copyright(line: str) -> bool:
-    return len(line) <= MAX_COPYRIGHT_CHARS and COPYRIGHT_RE.search(line) is not None
+    # A question or several sentences about copyright ("这本书的版权所有人是谁？") is prose, not a footer.
+    if len(line) > MAX_COPYRIGHT_CHARS or "？" in line or "?" in line or line.count("。") > 1:
+        return False
+    return COPYRIGHT_RE.search(line) is not None
 
 
 def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
