@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow as pa
@@ -314,10 +315,22 @@ class _Hangup(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-@pytest.mark.parametrize("server", ["closed_port", "hangs_up"])
+@pytest.mark.parametrize("server", ["closed_port", "hangs_up", "silent"])
 def test_unreachable_hub_is_one_clear_line(redacted_run, hub, monkeypatch, capsys, server):
+    from huggingface_hub import get_session
+
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    if server == "closed_port":
+    timeout_before = get_session().timeout
+    if server == "silent":  # accepts connections (kernel backlog) and never answers
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+            url = f"http://127.0.0.1:{s.getsockname()[1]}"
+            started = time.monotonic()
+            code = main(["card", "publish", redacted_run, "--repo", "me/corpus", "--endpoint", url, "--timeout", "1",
+                         "--ascii-labels"])
+            assert time.monotonic() - started < 60
+    elif server == "closed_port":
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             url = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, never listening: connection refused
@@ -331,6 +344,9 @@ def test_unreachable_hub_is_one_clear_line(redacted_run, hub, monkeypatch, capsy
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: cannot reach the Hub at {url}: "), err
     assert "Traceback" not in err and TOKEN not in err
+    if server == "silent":
+        assert lines[0].endswith("no answer within 1 s (--timeout)")
+    assert get_session().timeout == timeout_before  # the bound is put back: other users of the client unaffected
 
 
 def test_a_small_sample_still_reaches_every_part_file(tmp_path):

@@ -29,6 +29,8 @@ def register(sub) -> None:
                    help="publish even when no pii stage ran or the pre-publish scan finds personal data")
     u.add_argument("--pii-sample", type=int, default=10_000, metavar="DOCS",
                    help="documents scanned for personal data before publishing (default 10000)")
+    u.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="give up when the Hub stays silent this long on one connect/read/write (default 300)")
     u.add_argument("--dry-run", action="store_true", help="build the card, scan for personal data and list the files that would be uploaded, upload nothing")
     u.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
     u.add_argument("--include-rejected", action="store_true", help="also upload rejected/ and errors/ (not redacted!)")
@@ -81,6 +83,7 @@ def publish_command(args) -> int:
             cjk_font=not args.ascii_labels,
             allow_pii=args.allow_pii,
             pii_sample=args.pii_sample,
+            timeout_s=args.timeout,
         )
     except HubUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ LARGE_BYTES = 5 << 30
 LARGE_FILES = 1000
 
 
+HUB_TIMEOUT_S = 300.0  # longest silence from the Hub on one connect/read/write before giving up
 PII_SAMPLE_DOCS = 10_000  # documents scanned before publishing (about 2 s at 5,000 docs/s)
 EXAMPLE_IDS = 3  # document ids named per PII type in a refusal
 
@@ -166,6 +167,24 @@ def _network_failure(exc: BaseException) -> bool:
         names & {"TransportError", "ConnectionError", "Timeout", "TimeoutException", "gaierror"})
 
 
+def _bound_waits(seconds: float):
+    """Bound every connect, read and write of huggingface_hub's shared HTTP client to ``seconds``
+    (its default is to wait forever on a silent server); per operation, so a long upload that keeps
+    moving is never cut. Returns the function that puts the previous setting back."""
+    from huggingface_hub import get_session
+
+    session = get_session()
+    previous = getattr(session, "timeout", None)
+    if previous is None or not hasattr(previous, "read"):  # a client without httpx-style timeouts
+        return lambda: None
+    session.timeout = type(previous)(seconds)
+
+    def restore() -> None:
+        session.timeout = previous
+
+    return restore
+
+
 def human_size(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -185,6 +204,7 @@ def publish(
     cjk_font: str | bool | None = True,
     allow_pii: bool = False,
     pii_sample: int = PII_SAMPLE_DOCS,
+    timeout_s: float = HUB_TIMEOUT_S,
     log=print,
 ) -> list[UploadFile]:
     """Build the card for ``repo_id``, scan for personal data, then upload (or, with ``dry_run``, list)
@@ -217,6 +237,7 @@ def publish(
     if dry_run:
         return files
     api = HfApi(endpoint=endpoint, token=token)
+    restore = _bound_waits(timeout_s)
     try:
         url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         patterns = [f.path for f in files]
@@ -230,7 +251,12 @@ def publish(
         if not _network_failure(exc):
             raise
         where = endpoint or constants.ENDPOINT
-        reason = str(exc).strip() or type(exc).__name__
+        if "Timeout" in type(exc).__name__ or isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout_s:g} s (--timeout)"
+        else:
+            reason = str(exc).strip() or type(exc).__name__
         raise HubUnreachable(f"cannot reach the Hub at {where}: {reason}") from None
+    finally:
+        restore()
     log(f"published: {url}")
     return files
