@@ -100,6 +100,7 @@ def test_stage_rewrites_text_counts_and_respects_types():
     ("Mr. Wang ((025)40243815) will meet you", "Mr. Wang (<PHONE>) will meet you"),
     ("Amex 3782 822463 10005 on file.", "Amex <BANK_CARD> on file."),
     ("访问 http://192.168.1.1/admin，或 https://10.0.0.5:8443/api", "访问 http://<IP>/admin，或 https://<IP>:8443/api"),
+    ("worker node 10.0.0.12 down; build server 10.0.0.7 up", "worker node <IP> down; build server <IP> up"),
 ])
 def test_reported_misses_are_found(text, expected):
     assert redact(text)[0] == expected

@@ -42,7 +42,8 @@ from jinglian.stages.base import Stage
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x00A0: 0x20}
 
 # A digit run is not PII when it is glued to an ASCII letter/digit, or to one through - or _ (a product code).
-_NB = r"(?<![0-9A-Za-z])(?<![0-9A-Za-z][-_])"
+# _NB1 checks the left side from just after a pattern's first character (see DETECTORS); _NA the right side.
+_NB1 = r"(?<![0-9A-Za-z].)(?<![0-9A-Za-z][-_].)"
 _NA = r"(?![0-9A-Za-z])(?![-_][0-9A-Za-z])"
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -126,7 +127,7 @@ _IDN_TLDS = ("中国|中國|公司|网络|網絡|在线|网址|网店|网站|集
              "商标|广东|佛山|政务|公益|时尚|微博|购物|招聘|香港|台湾|台灣|澳門|新加坡|联通")
 # Also product tokens (Chrome/120.0.0.0 in user agents, Android 4.4.2.1, pkg==1.2.3.4).
 _VERSION_WORDS = (r"version|ver\.?|v|release|build|firmware|kernel|rev(?:ision)?|section|sec\.|§|clause|chapter|"
-                  r"step|chrome|firefox|safari|edge|opera|android|ios|windows(?: nt)?|linux|python|java|node|"
+                  r"step|chrome|firefox|safari|opera|android|ios|windows(?: nt)?|linux|python|java|"
                   r"[A-Za-z][A-Za-z0-9_-]*/|[A-Za-z][A-Za-z0-9_.-]*==|版本号?|固件|内核|更新至|升级至?|第|章节?|条款?|规范")
 _ORDER_WORDS = (r"订单号?|单号|运单号?|快递单?号?|流水号|编号|交易号|工单号?|序列号|批次号?|"
                 r"order(?:\s*(?:no\.?|number|id|#))?|tracking(?:\s*(?:no\.?|number|#))?|invoice(?:\s*(?:no\.?|#))?|"
@@ -159,7 +160,6 @@ def _mentions(words: str) -> Callable[[str], bool]:
 # Patterns open with a literal character or class where they can: Python's re then skips ahead to
 # candidates instead of trying every position (18x faster on web text). The boundary checks sit right
 # after that first character, so they look one character further back.
-_NB1 = r"(?<![0-9A-Za-z].)(?<![0-9A-Za-z][-_].)"
 
 DETECTORS: tuple[Detector, ...] = (
     Detector("EMAIL", re.compile(
