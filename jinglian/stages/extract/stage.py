@@ -6,10 +6,12 @@ crawler) and optionally ``content_type``/``charset`` (as columns or inside
 through untouched.
 
 Defaults were chosen by measurement (BENCHMARKS.md, extraction):
-``favor_precision`` without comments beats trafilatura's defaults on both the
-English and the Chinese benchmark pages, and skipping htmldate's extensive
-(dateparser) search removes the slowest step on some Chinese pages (9.7 s ->
-0.9 s on one Baidu Baike page, same date found).
+``favor_precision`` without comments beats trafilatura's defaults on article
+pages, but drops the posts of forums, listings and product pages; with
+``decide`` on, each page whose precision text falls short of resiliparse's
+main-content estimate gets a broader extraction instead (``decide.py``).
+Skipping htmldate's extensive (dateparser) search removes the slowest step on
+some Chinese pages (9.7 s -> 0.9 s on one Baidu Baike page, same date found).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.extract.charset import decode_html
+from jinglian.stages.extract.decide import PRECISION, SHORT, main_content_estimate, pick_short, verdict
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
 
 # short enough to send trafilatura through its justext fallback, whose stop lists load on first use (~1 s)
@@ -39,6 +42,7 @@ class ExtractParams:
     favor_recall: bool = False  # trafilatura: keep more marginal text (do not combine with favor_precision)
     include_comments: bool = False  # keep user comments below an article
     include_tables: bool = True  # keep the text of tables
+    decide: bool = True  # per page: precision first, trafilatura defaults / resiliparse when precision came up short (needs favor_precision)
     date_extensive_search: bool = False  # htmldate's dateparser fallback: finds a few more dates, costs up to ~10 s on some pages
     isolate: bool = True  # run trafilatura in a child process so timeout_s can be enforced
     keep_content: bool = False  # keep the raw bytes column (otherwise emptied to save space)
@@ -59,15 +63,24 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
     from trafilatura.utils import load_html
 
     options = dict(options)
+    decide = options.pop("decide", False) and options.get("favor_precision")
     tree = load_html(html)
     if tree is None:
         return None
     title = extract_title(tree)  # before extraction, which prunes the tree
     date = find_date(tree, url=url, **set_date_params(options.pop("date_extensive_search", True)))
     doc = trafilatura.bare_extraction(tree, url=url, **options)
-    if doc is None:
+    text, source = (doc.text or "") if doc is not None else "", "precision"
+    if decide:
+        estimate = main_content_estimate(html)
+        choice = verdict(text, estimate)
+        if choice != PRECISION:
+            # trafilatura's defaults on a fresh tree (the first pass pruned this one)
+            fallback = trafilatura.extract(html, url=url) or ""
+            text, source = pick_short(fallback, estimate) if choice == SHORT else (fallback, "default")
+    if doc is None and not text:
         return None
-    return {"text": doc.text or "", "title": title, "date": date}
+    return {"text": text, "title": title, "date": date, "source": source}
 
 
 def _field(batch: pa.Table, name: str) -> list:
@@ -97,10 +110,12 @@ class ExtractStage(Stage):
             "include_comments": p.include_comments,
             "include_tables": p.include_tables,
             "date_extensive_search": p.date_extensive_search,
+            "decide": p.decide,
         }
         warmup = (_WARMUP_PAGE, None, self._options)
         self._isolated = IsolatedCall("jinglian.stages.extract.stage:extract_page", warmup) if p.isolate else None
         self._charsets: dict[str, int] = {}
+        self._sources: dict[str, int] = {}
 
     def _extract(self, html: str, url: str | None) -> dict | None:
         if self._isolated is None:
@@ -149,6 +164,7 @@ class ExtractStage(Stage):
                 texts[i] = result["text"].strip() if result else ""
                 if result:
                     titles[i], dates[i] = result["title"], result["date"]
+                    self._sources[result["source"]] = self._sources.get(result["source"], 0) + 1
             if len(texts[i]) < self.params.min_chars:
                 reasons[i], values[i] = "extract:no_text", float(len(texts[i]))
         out = _set(batch, D.TEXT, pa.array([t or "" for t in texts], pa.string()))
@@ -166,8 +182,8 @@ class ExtractStage(Stage):
         return out
 
     def summary(self) -> dict:
-        out = {"charset_from": dict(getattr(self, "_charsets", {}))}
-        self._charsets = {}
+        out = {"charset_from": dict(getattr(self, "_charsets", {})), "text_from": dict(getattr(self, "_sources", {}))}
+        self._charsets, self._sources = {}, {}
         return out
 
 

@@ -1,0 +1,86 @@
+"""Per-page choice between extractions: precision first, something broader when it came up short.
+
+trafilatura's precision mode is the best single setting on article pages, but on
+forums, listings and product pages it drops most of the content (the posts sit in
+comment-like or link-dense containers it prunes), sometimes all of it. A second,
+independent opinion of how much main text the page holds tells those pages
+apart cheaply: resiliparse's main-content text (C++, a few milliseconds a page,
+under a tenth of a trafilatura pass). Only when the two disagree does trafilatura
+run a second time, with its defaults (balanced, recall escalation, comments as
+posts), which is the broad extraction the issue's baseline is.
+
+The thresholds are ratios of token counts, chosen on the even-hash half of the
+genre benchmark pages (``benchmarks/genres_extract.py``) and checked on the
+other half; they are round values from a flat optimum, not fitted to a genre.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# a token is one CJK character or one run of other word characters: counts compare across languages
+_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W\u3400-\u9fff\uf900-\ufaff]+")
+
+# precision kept under a quarter of the tokens resiliparse sees as main content: it dropped content
+SHORT_SHARE = 0.25
+# the fallback (trafilatura defaults) under 0.3 of resiliparse's tokens: trafilatura misses the
+# content in either mode (e.g. a page of short posts), resiliparse's text is the better estimate
+FALLBACK_SHORT_SHARE = 0.3
+# over a tenth of the precision text lies outside resiliparse's main content: the two disagree on
+# which block is the main one, and trafilatura's balanced defaults arbitrate
+OUTSIDE_SHARE = 0.10
+
+
+def token_counts(text: str) -> Counter:
+    return Counter(_TOKEN.findall(text.lower()))
+
+
+def outside_share(text: Counter, reference: Counter) -> float:
+    """Share of ``text``'s tokens that ``reference`` does not contain (bag semantics)."""
+    total = sum(text.values())
+    if not total:
+        return 0.0
+    return 1.0 - sum((text & reference).values()) / total
+
+
+def main_content_estimate(html: str) -> str:
+    """resiliparse's main-content text of the page ("" if resiliparse is missing or fails)."""
+    try:
+        from resiliparse.extract.html2text import extract_plain_text
+    except ImportError:
+        return ""
+    try:
+        return extract_plain_text(html, main_content=True)
+    except Exception:  # noqa: BLE001 - an estimate that fails only means no second opinion
+        return ""
+
+
+PRECISION, DEFAULT, SHORT = "precision", "default", "short"
+
+
+def verdict(precise: str, estimate: str) -> str:
+    """Which extraction a page gets, from its precision text and resiliparse's estimate.
+
+    ``precision``: keep it; ``default``: replace it by trafilatura's defaults;
+    ``short``: precision dropped content, take the defaults, or the estimate when
+    the defaults are short as well (see :func:`pick_short`).
+    """
+    p, e = token_counts(precise), token_counts(estimate)
+    n_p, n_e = sum(p.values()), sum(e.values())
+    if n_e == 0:
+        return SHORT if n_p == 0 else DEFAULT  # no second opinion: the baseline's broad mode decides
+    if n_p < SHORT_SHARE * n_e:
+        return SHORT
+    if outside_share(p, e) > OUTSIDE_SHARE:
+        return DEFAULT
+    return PRECISION
+
+
+def pick_short(fallback: str, estimate: str) -> tuple[str, str]:
+    """``(text, source)`` for a ``short`` page: trafilatura's defaults, or resiliparse's text when that is far longer."""
+    n_f = sum(token_counts(fallback).values())
+    n_e = sum(token_counts(estimate).values())
+    if n_e and n_f < FALLBACK_SHORT_SHARE * n_e:
+        return estimate.strip(), "resiliparse"
+    return fallback, "default"
