@@ -98,8 +98,9 @@ def test_unreadable_file_is_one_error(tmp_path):
 
 
 def exploding_reader(path, options):
-    """A reader (registered by the test below) that raises after two records, as a buggy plugin would."""
+    """A reader (registered by the test below) with a plugin's bugs: an item that is not a record, then a raise."""
     yield {"text": "one"}
+    yield ("not", "a", "dict")
     yield {"text": "two"}
     raise RuntimeError("reader bug")
 
@@ -134,8 +135,10 @@ def test_a_reader_that_raises_ends_its_file_as_one_failed_entry(tmp_path, monkey
     monkeypatch.setitem(ingest.READERS, "exploding", "tests.test_readers:exploding_reader")
     (tmp_path / "x.data").write_text("anything")
     rows = input_rows(tmp_path / "x.data", fmt="exploding")
-    assert [r["text"] for r in rows] == ["one", "two", ""]
-    assert rows[2]["error"] == "read: x.data: reader failed, rest of the file not read: RuntimeError: reader bug"
+    assert [r["text"] for r in rows] == ["one", "", "two", ""]
+    assert rows[1]["error"].startswith("read: record not convertible: ValueError")
+    assert rows[3]["error"] == "read: x.data: reader failed, rest of the file not read: RuntimeError: reader bug"
+    assert len({r["id"] for r in rows}) == 4
 
 
 def test_parquet_damaged_row_group_costs_only_itself(tmp_path):

@@ -77,7 +77,11 @@ def read_input_batches(task: PartitionTask, batch_size: int):
     """
     rows: list[dict] = []
     for number, record in enumerate(_records(task)):
-        rows.append(_row(task, number, record))
+        try:
+            row = _row(task, number, record)
+        except Exception as exc:  # noqa: BLE001 - e.g. a reader that yields something other than a dict
+            row = _failed(_provenance(task, number), f"read: record not convertible: {type(exc).__name__}: {exc}")
+        rows.append(row)
         if len(rows) >= batch_size:
             yield _to_table(rows)
             rows = []
@@ -94,8 +98,8 @@ def _records(task: PartitionTask):
         yield ReadError(f"{name}: reader failed, rest of the file not read: {type(exc).__name__}: {exc}")
 
 
-def _row(task: PartitionTask, number: int, record) -> dict:
-    row = {
+def _provenance(task: PartitionTask, number: int) -> dict:
+    return {
         D.ID: None,
         D.SOURCE: _printable(task.input_source),
         D.INPUT_FILE: _printable(task.source_path),
@@ -105,6 +109,10 @@ def _row(task: PartitionTask, number: int, record) -> dict:
         D.ERROR: None,
         D.METADATA: None,
     }
+
+
+def _row(task: PartitionTask, number: int, record) -> dict:
+    row = _provenance(task, number)
     if isinstance(record, ReadError):
         url = _printable(record.url) if isinstance(record.url, str) else None
         row.update({D.TEXT: "", "url": url, D.ERROR: _printable(f"read: {record.message}")})
@@ -139,8 +147,8 @@ def _failed(row: dict, error: str, new_id: str | None = None) -> dict:
     """A failed row carrying only provenance, the id (``new_id`` when its own is unusable) and a valid url."""
     failed = {k: row[k] for k in (D.ID, D.SOURCE, D.INPUT_FILE, D.RECORD, D.PART, D.ROW)}
     failed.update({D.TEXT: "", D.METADATA: None, D.ERROR: error})
-    if new_id is not None:
-        failed[D.ID] = new_id
+    if new_id is not None or failed[D.ID] is None:
+        failed[D.ID] = new_id or D.stable_id(failed[D.INPUT_FILE], failed[D.RECORD])
     url = row.get("url")
     if isinstance(url, str) and _not_unicode({"url": url}) is None:
         failed["url"] = url
