@@ -116,6 +116,7 @@ def test_reported_misses_are_found(text, expected):
     "The label reads 6675 0965 4364 8281.",  # tail of a grouped serial is not a landline
     "档案编码230103196601059400已归档。",  # 18 digits shaped like an ID number, wrong check character, Luhn-valid
     "The code calls std::vector and dead::beef.",
+    "电话会议时间2019-2020年度，身份证复印件一张110105194912310021号档案。",  # keyword, then free text: no context
     "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Android 4.4.2.1 系统，python==3.11.7.1",
     "统一社会信用代码91110000100000000X，营业执照号 110000012345678。",  # not ID numbers

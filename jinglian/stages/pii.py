@@ -136,6 +136,9 @@ _ID_WORDS = (r"身份证(?:号码?)?|公民身份号码|身份号码|证件号�
              r"(?:identity|ID)[ -]?card(?:\s*(?:number|no\.?|#))?|(?:resident|citizen|national|PRC|Chinese)\s+ID"
              r"(?:\s*(?:number|no\.?|#))?")
 _PHONE_WORDS = r"电话|座机|固话|传真|热线|(?<![A-Za-z])(?:tel\.?|phone|fax)"
+# What may stand between such a keyword and its number: 号码为：, " (", "#", a colon; not free text
+# (电话会议时间2019-2020 is a date range).
+_LINK = r"(?:号码|号)?(?:为|是)?[ \t:()\[\]【】「」#/,，、.]{0,4}"
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("ID_CARD", re.compile(r"\d" + _NB1 + r"\d{5}([ -]?)(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\1"
                                    r"\d{3}[\dXx]" + _NA), _id_card),
     # After 身份证/ID card the number is an ID number even when mistyped, and the 15-digit pre-1999 form is trusted.
-    Detector("ID_CARD", re.compile(rf"(?:{_ID_WORDS})[^0-9A-Za-z\n]{{0,8}}?(?P<pii>\d{{17}}[\dXx]|\d{{15}})" + _NA,
+    Detector("ID_CARD", re.compile(rf"(?:{_ID_WORDS}){_LINK}(?P<pii>\d{{17}}[\dXx]|\d{{15}})" + _NA,
                                    re.IGNORECASE), group="pii", worth_trying=_mentions(_ID_WORDS)),
     Detector("BANK_CARD", re.compile(r"\d" + _NB1 + r"(?:\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{5}|"
                                      r"\d{14,18})" + _NA), _bank_card, _not_after(_ORDER_WORDS)),
@@ -195,7 +198,7 @@ DETECTORS: tuple[Detector, ...] = (
     # Service numbers 400/800 + 7 digits (10 in all), grouped 3-3-4 or 3-4-3 or bare.
     Detector("PHONE", re.compile(r"[48]" + _NB1 + r"00[ -]?\d{3,4}[ -]?\d{3,4}" + _NA), _digit_count(10, 10)),
     # A local number without area code is only a phone number right after 电话/Tel.
-    Detector("PHONE", re.compile(rf"(?:{_PHONE_WORDS})[^0-9A-Za-z\n]{{0,6}}?(?P<pii>[2-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION})"
+    Detector("PHONE", re.compile(rf"(?:{_PHONE_WORDS}){_LINK}(?P<pii>[2-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION})"
                                  + _NA, re.IGNORECASE), group="pii", worth_trying=_mentions(_PHONE_WORDS)),
 )
 TYPES = ("EMAIL", "PHONE", "ID_CARD", "IP", "BANK_CARD")
