@@ -1,6 +1,6 @@
 """The ``filter`` stage: heuristic quality rules, one adapter over an Arrow batch.
 
-Rule sets live in their own modules (:mod:`gopher_quality`,
+Rule sets live in their own modules (:mod:`encoding`, :mod:`gopher_quality`,
 :mod:`gopher_repetition`, :mod:`c4`, :mod:`fineweb`, :mod:`chinese`); each rule
 is a plain function of one document's :class:`TextStats`. This adapter computes
 the statistics once per document, routes it to the rule sets meant for its
@@ -8,7 +8,7 @@ script, and writes the first failure as ``reason = "filter:<set>.<rule>"`` with
 the measured value in ``reason_value``.
 
 Routing: every rule set has a default audience (the English sets judge non-CJK
-documents, ``chinese`` judges CJK documents), overridable per set with
+documents, ``chinese`` judges CJK documents, ``encoding`` judges all), overridable per set with
 ``apply_to``. A document is CJK when its ``lang`` column says zh/ja/ko, or,
 where ``lang`` is absent or null, when CJK characters make up at least
 ``cjk_ratio`` of its letters.

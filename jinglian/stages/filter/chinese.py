@@ -17,8 +17,9 @@ set takes its rules from the Chinese pipelines and its thresholds from:
   bare numbers ("29 ]", "29 14:17") the page furniture of badly extracted pages.
 
 Where a value was chosen here rather than taken from a paper, the comment
-says "calibrated" and names the measurement (zh-wiki-mrc Simplified
-paragraphs, 3,476 zh-laws documents; see BENCHMARKS.md).
+says "calibrated" and names the measurement: zh-wiki-mrc paragraphs, 3,476
+zh-laws documents, and the least favourable of the 13 genres of
+zh-genres-clean (documents of >= 200 characters; BENCHMARKS.md "Genres").
 Line rules judge only documents with at least ``min_lines_for_line_rules``
 lines: a one-paragraph encyclopedia entry has no line structure to judge.
 """
@@ -54,14 +55,17 @@ PINYIN_RE = re.compile(f"[{HAN_RANGES}][(（][a-z]{{1,6}}[)）]")
 
 @dataclass(frozen=True)
 class Thresholds:
-    # ChineseWebText drops short texts; calibrated: 100 keeps its own 138-character "clean" sample.
+    # A policy (ChineseWebText drops short texts): 100 keeps its own 138-character "clean" sample; short reviews
+    # and Weibo posts fall under it (BENCHMARKS.md "Genres" reports documents < 200 characters apart).
     min_chars: int = 100
     max_chars: int = 1_000_000  # a guard against concatenated dumps (no paper value)
-    # ChineseWebText/MAP-CC: Chinese-character ratio; calibrated: 1st percentile of zh-wiki is 0.48.
+    # ChineseWebText/MAP-CC: Chinese-character ratio; calibrated: 1st percentile of zh-wiki 0.48, lowest document of
+    # any clean genre 0.52 (a technical article with code names).
     min_han_ratio: float = 0.4
-    # MAP-CC: text without punctuation is keyword lists; calibrated: zh-wiki min 0.045, laws min 0.055.
+    # MAP-CC: text without punctuation is keyword lists; calibrated: zh-wiki min 0.045, laws min 0.055, every clean
+    # genre's minimum >= 0.055 except two product "reviews" that repeat 很好 with no punctuation at all.
     min_punct_ratio: float = 0.02
-    # MAP-CC: digit ratio; calibrated: zh-wiki max 0.30 (dates, statistics).
+    # MAP-CC: digit ratio; calibrated: zh-wiki max 0.30 (dates, statistics), clean genres max 0.20 (news).
     max_digit_ratio: float = 0.35
     # Line rules need this many lines (calibrated: judging one-line paragraphs by lines is meaningless).
     min_lines_for_line_rules: int = 5
@@ -74,19 +78,25 @@ class Thresholds:
     # Share of short lines: off by default (None), as in FineWeb-2 for cmn_Hani (short_line_thr=999): it rejected
     # 63% of zh-genres-clean recipes (ingredient lists) and 55% of Weibo comment threads. A job may set e.g. 0.5.
     max_short_line_frac: float | None = None
-    max_bracket_lines: float = 0.3  # MAP-CC: 【…】 title lines; calibrated (share of lines starting with 【)
-    max_read_more_lines: float = 0.1  # MAP-CC/ChineseWebText: lines ending in 展开/更多/阅读全文 (calibrated share)
+    # MAP-CC: 【…】 title lines (share of lines starting with 【); calibrated: clean genres max 0.20 (news).
+    max_bracket_lines: float = 0.3
+    # MAP-CC/ChineseWebText: lines ending in a 展开/更多/阅读全文 link (calibrated share; 0 in every clean genre).
+    max_read_more_lines: float = 0.1
     # Page furniture left by extraction: lines of digits and symbols only (NUMERIC_LINE_RE), list numbers on a
     # line of their own aside. Calibrated: such lines occur at most once in every zh-wiki paragraph, zh-laws
     # document, d2l chapter, clean ChineseWebText document and zh-genres-clean document; listing pages and badly
     # extracted articles repeat them.
     max_numeric_lines: int = 1
     max_hash_ratio: float = 0.1  # Gopher: "#" per character (a unit is a character here)
-    max_ellipsis_lines: float = 0.3  # Gopher: lines ending with an ellipsis (here: a truncation mark, see the rule)
-    min_unique_char_ratio: float = 0.1  # calibrated: distinct/total over the first 1,000 characters; laws min 0.075
+    # Gopher: lines ending with an ellipsis (here: a truncation mark, see the rule); clean genres max 0.12 (Weibo).
+    max_ellipsis_lines: float = 0.3
+    # calibrated: distinct/total over the first 1,000 characters; laws min 0.075, clean genres min 0.19 (Weibo
+    # threads) apart from product "reviews" that paste one sentence ten times.
+    min_unique_char_ratio: float = 0.1
     unique_char_window: int = 1000
     min_stop_words: int = 2  # FineWeb-2 cmn_Hani stop words, Gopher's count of 2 distinct ones
-    # calibrated: stop-word characters per CJK character; zh-wiki min 0.028, laws min 0.045, random Han ~0.006.
+    # calibrated: stop-word characters per CJK character; zh-wiki min 0.028, laws min 0.045, clean genres min 0.024
+    # (news) apart from "reviews" that are lists of names or repeat 很好; random Han ~0.006.
     min_stopword_ratio: float = 0.02
     # ChineseWebText: sensitive-word density; ours per 1,000 characters with our list (wordlists.py).
     max_bad_words_per_1k: float = 1.0
