@@ -23,8 +23,8 @@ def register(sub) -> None:
     t.add_argument("--dim", type=int, default=defaults.dim)
     t.add_argument("--word-ngrams", type=int, default=defaults.word_ngrams)
     t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument("--no-balance", dest="balance", action="store_false",
-                   help="do not repeat the smaller class's texts to the larger one's count")
+    t.add_argument("--balance", action="store_true",
+                   help="repeat the smaller class's texts to the larger one's count")
     t.add_argument("--json", action="store_true", help="print the metrics as JSON")
     t.set_defaults(func=_train)
 
