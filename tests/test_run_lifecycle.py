@@ -145,7 +145,7 @@ def test_killed_driver_leaves_no_ray_process_and_the_resumed_run_finishes_clean(
         ray_processes = [p for p in processes_in_session(driver.pid) if p.pid != driver.pid]
         assert ray_processes, "Ray was not running in the driver's session"
         driver.send_signal(signal.SIGKILL)  # the driver alone, as an OOM killer or a lost terminal would
-        driver.wait()
+        assert driver.wait() == -signal.SIGKILL
         left = wait_for_no_process_in_session(driver.pid, timeout=30)
         assert left == [], f"Ray processes of the killed run still alive 30 s later: {left}"
     finally:
@@ -160,3 +160,63 @@ def test_killed_driver_leaves_no_ray_process_and_the_resumed_run_finishes_clean(
         assert left == [], f"a finished run left processes behind: {left}"
     finally:
         kill_session(resumed.pid)
+
+
+def _name(proc) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
+def session_of_ray_head(gcs_address: str) -> int:
+    """The session of the `ray start --head --block` process serving ``gcs_address`` (tests.helpers.ray_head)."""
+    port = gcs_address.rsplit(":", 1)[1]
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "start" in cmd and "--head" in cmd and f"--port={port}" in cmd:
+            return os.getsid(proc.pid)
+    raise AssertionError(f"no `ray start --head` for {gcs_address}")
+
+
+@pytest.mark.slow
+def test_a_resumed_run_ends_what_a_killed_run_left_when_its_watchdog_died_too(tmp_path):
+    """The fallback: the next run into the output reaps the dead run's Ray session, and no one else's."""
+    from tests.helpers import ray_head
+
+    for f in range(8):
+        write_jsonl(tmp_path / "in" / f"f{f}.jsonl", [{"text": f"文件{f} 第{i}行。" * 20} for i in range(6000)])
+    job = write_job(tmp_path / "job.yaml", name="orphans", output=str(tmp_path / "out"),
+                    input=[{"path": str(tmp_path / "in"), "format": "jsonl"}], stages=[{"normalize": {}}])
+    run = [*CLI, job, "--ray", "--workers", "1"]
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    with ray_head() as (address, _):
+        head_session = session_of_ray_head(address)
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(_name(p) == "raylet" for p in processes_in_session(head_session)):
+            time.sleep(0.5)
+        time.sleep(3)  # its agents and workers start after the raylet
+        bystanders = processes_in_session(head_session)  # another Ray on this machine: must all survive
+        assert any(_name(p) == "raylet" for p in bystanders) and len(bystanders) >= 4
+        driver = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+        try:
+            parts = tmp_path / "out" / "_parts"
+            deadline = time.time() + 240
+            while time.time() < deadline and not (parts.is_dir() and any(n.startswith("part-") for n in os.listdir(parts))):
+                time.sleep(0.1)
+            watchdogs = [p for p in psutil.process_iter(["cmdline"])
+                         if "jinglian.pipeline.ray_reaper" in (p.info["cmdline"] or []) and str(driver.pid) in p.info["cmdline"]]
+            assert len(watchdogs) == 1, "the run has no watchdog"
+            watchdogs[0].kill()  # no waiting for it: the run must not get the time to finish
+            driver.send_signal(signal.SIGKILL)
+            assert driver.wait() == -signal.SIGKILL
+            time.sleep(5)
+            assert processes_in_session(driver.pid), "nothing was left behind: the fallback is not exercised"
+            resumed = subprocess.run(run, capture_output=True, text=True, timeout=300, env=env)
+            assert resumed.returncode == 0, resumed.stderr
+            assert "already committed" in resumed.stdout
+            left = wait_for_no_process_in_session(driver.pid, timeout=0)
+            assert left == [], f"the resumed run left the killed run's processes alive: {left}"
+        finally:
+            kill_session(driver.pid)
+        assert all(p.is_running() for p in bystanders), "a process of another Ray instance was killed"
