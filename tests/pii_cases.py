@@ -146,7 +146,7 @@ FORMATS = {
         "ipv4_public": (lambda r: f"{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}", "ip"),
         "ipv6_full": (lambda r: ":".join(["2001", "db8"] + [_hex(r) for _ in range(6)]), "ip"),
         "ipv6_compressed": (lambda r: r.choice([f"2001:db8::{_hex(r)}", f"fe80::{_hex(r)}:{_hex(r)}", f"2001:db8:{_hex(r)}::{_hex(r)}:{r.randint(1, 99)}"]), "ip"),
-        "ipv6_loopback_mapped": (lambda r: r.choice(["::1", f"::ffff:{_ipv4(r)}", f"64:ff9b::{_ipv4(r)}"]), "ip"),
+        "ipv6_mapped": (lambda r: r.choice([f"::ffff:{_ipv4(r)}", f"64:ff9b::{_ipv4(r)}"]), "ip"),
     },
     "BANK_CARD": {
         "card16": (lambda r: card(r, 16), "card"),
@@ -261,6 +261,10 @@ DECOYS = {
                {"tune": {"zh": ["用户{}说：好。"], "en": ["Thanks {} for the tip"]}, "report": {"zh": ["转发给{}看看"], "en": ["cc {} please"]}}),
     "code_identifiers": (lambda r: r.choice(["std::vector", "dead::beef", "a::b", "Foo::Bar::baz", f"v{_version(r)}", f"node{_version(r)}"]),
                          {"tune": {"zh": ["代码里用了{}。"], "en": ["The code calls {}."]}, "report": {"zh": ["报错位置：{}"], "en": ["Stack frame {}."]}}),
+    "slices_and_formulas": (lambda r: r.choice([f"x[:, {r.randint(0, 1)}::{r.randint(2, 4)}]", f"a[{r.randint(0, 9)}::{r.randint(1, 9)}]",
+                                                f"1-{r.randint(1, 3)}.{r.randint(0, 1)}.{r.randint(1, 4)}.{r.randint(1, 3)}-{r.randint(1, 3)}"]),
+                            {"tune": {"zh": ["切片写法{}取偶数列。"], "en": ["The slice {} takes every other column."]},
+                             "report": {"zh": ["齿式为{}。"], "en": ["Indexing with {} skips rows."]}}),
     "software_versions": (lambda r: r.choice([f"Chrome/{r.randint(90, 130)}.0.0.0", f"Android {r.randint(4, 14)}.{r.randint(0, 4)}.{r.randint(0, 9)}.{r.randint(0, 9)}",
                                               f"pkg=={_version(r)}", f"Firefox/{r.randint(90, 130)}.0.{r.randint(0, 9)}.{r.randint(0, 9)}"]),
                           {"tune": {"zh": ["浏览器标识：{} 已记录"], "en": ["User agent {} (KHTML, like Gecko)"]},
@@ -297,6 +301,7 @@ FRESH_DECOYS = {
     "handle": {"zh": ["【作者】{}"], "en": ["by {}"]},
     "code_identifiers": {"zh": ["【调用】{}"], "en": ["call={}"]},
     "software_versions": {"zh": ["【环境】{}"], "en": ["env={}"]},
+    "slices_and_formulas": {"zh": ["【切片】{}"], "en": ["slice={}"]},
 }
 for _group, _by_lang in FRESH.items():
     TEMPLATES[_group]["fresh"] = _by_lang

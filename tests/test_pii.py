@@ -95,12 +95,13 @@ def test_stage_rewrites_text_counts_and_respects_types():
     ("总机 010-62345678转8001", "总机 <PHONE>"),
     ("地址：2001:db8::1，映射 ::ffff:192.0.2.1。", "地址：<IP>，映射 <IP>。"),
     ("内网网关：::ffff:198.51.100.154", "内网网关：<IP>"),  # found by the held-out split: the full-width colon folds to ":"
-    ("loopback:::1", "loopback:<IP>"),
+    ("gateway:::ffff:10.0.0.1", "gateway:<IP>"),
     ("王经理（（028）46200360）负责接待", "王经理（<PHONE>）负责接待"),  # found by the fresh split: bracket in brackets
     ("Mr. Wang ((025)40243815) will meet you", "Mr. Wang (<PHONE>) will meet you"),
     ("Amex 3782 822463 10005 on file.", "Amex <BANK_CARD> on file."),
     ("访问 http://192.168.1.1/admin，或 https://10.0.0.5:8443/api", "访问 http://<IP>/admin，或 https://<IP>:8443/api"),
     ("worker node 10.0.0.12 down; build server 10.0.0.7 up", "worker node <IP> down; build server <IP> up"),
+    ("分配范围 192.168.1.10-192.168.1.200，共191个", "分配范围 <IP>-<IP>，共191个"),
 ])
 def test_reported_misses_are_found(text, expected):
     assert redact(text)[0] == expected
@@ -116,6 +117,8 @@ def test_reported_misses_are_found(text, expected):
     "The label reads 6675 0965 4364 8281.",  # tail of a grouped serial is not a landline
     "档案编码230103196601059400已归档。",  # 18 digits shaped like an ID number, wrong check character, Luhn-valid
     "The code calls std::vector and dead::beef.",
+    "self.P[:, :, 0::2] = np.sin(X); self.P[:, :, 1::2] = np.cos(X); x[::1]",  # array slices
+    "牠们的齿式是：上颚1-3.1.4.2；下颚3.1.4.2-3。",  # dental formula
     "电话会议时间2019-2020年度，身份证复印件一张110105194912310021号档案。",  # keyword, then free text: no context
     "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
     "Android 4.4.2.1 系统，python==3.11.7.1",

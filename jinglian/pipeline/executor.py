@@ -84,7 +84,7 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         log(f"jinglian: running {engine.reason}")
         barrier_stats = _before_run(job, log)  # reported in stats.json like a barrier's prepare
         if options.use_ray:
-            ray_session.start(options.address, options.workers, options.object_store_mb)
+            ray_session.start(options.address, options.object_store_mb)
         segments = _segments(job)
         part_results: list[dict] = []
         for seg_index, (barrier_index, stage_indices) in enumerate(segments):

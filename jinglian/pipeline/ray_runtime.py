@@ -186,7 +186,7 @@ class RaySession:
     def log_path(self) -> str:
         return os.path.join(self.output_dir, LOG_FILE)
 
-    def start(self, address: str | None, workers: int | None, object_store_mb: int | None) -> bool:
+    def start(self, address: str | None, object_store_mb: int | None) -> bool:
         """Returns whether this session started (or attached) Ray and must stop it."""
         if not self.verbose:
             self._redirect = RayLogRedirect(self.log_path, self.console).__enter__()

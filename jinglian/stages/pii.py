@@ -100,7 +100,12 @@ def _ipv6(match: str) -> bool:
         ipaddress.IPv6Address(match)
     except ValueError:
         return False
-    return "::" in match or match.count(":") == 7 or (match.count(":") == 6 and "." in match)
+    if "::" in match:
+        # 0::2 and 1::2 are array slices (x[:, 0::2]); ::1 is loopback, nobody's address. A compressed
+        # address worth redacting has a group of 3+ hex digits, an embedded IPv4 or 3+ groups.
+        groups = [g for g in match.split(":") if g]
+        return "." in match or len(groups) >= 3 or any(len(g) >= 3 for g in groups)
+    return match.count(":") == 7 or (match.count(":") == 6 and "." in match)
 
 
 def _ipv4(match: str) -> bool:
@@ -176,11 +181,14 @@ DETECTORS: tuple[Detector, ...] = (
                                    re.IGNORECASE), group="pii", worth_trying=_mentions(_ID_WORDS)),
     Detector("BANK_CARD", re.compile(r"\d" + _NB1 + r"(?:\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{5}|"
                                      r"\d{14,18})" + _NA), _bank_card, _not_after(_ORDER_WORDS)),
-    # A colon may only open the address as "::" (网关：::1 folds to 网关:::1; the first colon is punctuation).
+    # A colon may only open the address as "::" (网关：::ffff:… folds to 网关:::ffff:…; the first colon is punctuation).
     Detector("IP", re.compile(rf"(?<![0-9A-Za-z_.])(?<![0-9A-Fa-f]:)(?!:[^:]|:::)(?:(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_IPV4}|"
                               r"(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})(?![0-9A-Za-z_:])"), _ipv6,
              worth_trying=lambda text: "::" in text or text.count(":") >= 6),
-    Detector("IP", re.compile(r"\d(?<![0-9A-Za-z_.]\d)\d{0,2}(?:\.\d{1,3}){3}(?![0-9A-Za-z_]|\.\d)"), _ipv4,
+    # Not joined by a hyphen to a short number (the dental formula 1-3.1.4.2-3); a range of two
+    # addresses (10.0.0.1-10.0.0.9) is still two addresses.
+    Detector("IP", re.compile(r"\d(?<![0-9A-Za-z_.]\d)(?<!(?<![\d.])\d-\d)\d{0,2}(?:\.\d{1,3}){3}"
+                              r"(?![0-9A-Za-z_]|\.\d|-\d{1,3}(?![\d.]))"), _ipv4,
              context=_not_after(_VERSION_WORDS)),
     # International: + and a country code (also in brackets), then digit groups.
     Detector("PHONE", re.compile(r"(?<![0-9A-Za-z_+])(?:\(\+\d{1,3}\)|\+\d{1,3})(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NA),
