@@ -86,6 +86,11 @@ class TokenizeStage(BarrierStage):
     def tokens_dir(self) -> str:
         return os.path.join(self.context.output_dir, "tokens")
 
+    def check(self) -> None:
+        # "output": a tokenizer this job trains earlier (train_tokenizer) is not there yet
+        if self.params.tokenizer != TOKENIZER_FROM_OUTPUT and not os.path.isfile(self.tokenizer_path()):
+            raise FileNotFoundError(f"tokenize: tokenizer model not found: {self.tokenizer_path()}")
+
     def prepare(self, rows, ops) -> dict:
         p = self.params
         if p.shard_tokens < 1 or not 0.0 <= p.valid_ratio < 1.0 or p.batch_size < 1:
