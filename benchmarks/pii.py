@@ -92,7 +92,8 @@ def accuracy_table(name: str, split: str, find) -> dict:
     print("|---|---|---|---|---|---|---|")
     for typ in TYPES:
         r = result.get(typ, {"planted": 0, "caught": 0, "recall": 1.0, "found": 0, "right": 0, "precision": 1.0})
-        print(f"| {typ} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['found']} | {r['right']} | {r['precision']:.3f} |")
+        print(f"| {typ} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['found']} | {r['right']} "
+              f"| {r['precision']:.3f} |")
     return result
 
 

@@ -31,7 +31,8 @@ def register(sub) -> None:
                    help="documents scanned for personal data before publishing (default 10000)")
     u.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="give up when the Hub stays silent this long on one connect/read/write (default 300)")
-    u.add_argument("--dry-run", action="store_true", help="build the card, scan for personal data and list the files that would be uploaded, upload nothing")
+    u.add_argument("--dry-run", action="store_true",
+                   help="build the card, scan for personal data and list the files that would be uploaded, upload nothing")
     u.add_argument("--endpoint", help="Hub URL (default: $HF_ENDPOINT or https://huggingface.co)")
     u.add_argument("--include-rejected", action="store_true", help="also upload rejected/ and errors/ (not redacted!)")
     _common(u)

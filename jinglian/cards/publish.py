@@ -68,7 +68,8 @@ class PiiScan:
         parts = []
         if not self.pii_stage_ran:
             parts.append("no `pii` stage ran in this run")
-        found = "; ".join(f"{typ} x{n} (documents {', '.join(self.examples[typ])})" for typ, n in sorted(self.counts.items()))
+        found = "; ".join(f"{typ} x{n} (documents {', '.join(self.examples[typ])})"
+                          for typ, n in sorted(self.counts.items()))
         parts.append(f"scanned {self.scanned:,} of {self.total:,} documents to publish: "
                      + (f"personal data found: {found}" if found else "no personal data found"))
         return "; ".join(parts)

@@ -179,7 +179,8 @@ DETECTORS: tuple[Detector, ...] = (
     # After 身份证/ID card the number is an ID number even when mistyped, and the 15-digit pre-1999 form is trusted.
     Detector("ID_CARD", re.compile(rf"(?:{_ID_WORDS}){_LINK}(?P<pii>\d{{17}}[\dXx]|\d{{15}})" + _NA,
                                    re.IGNORECASE), group="pii", worth_trying=_mentions(_ID_WORDS)),
-    Detector("BANK_CARD", re.compile(r"\d" + _NB1 + r"(?:\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{5}|"
+    Detector("BANK_CARD", re.compile(r"\d" + _NB1 + r"(?:\d{3}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]?\d{1,3})?|"
+                                     r"\d{3}[ -]\d{6}[ -]\d{5}|"
                                      r"\d{14,18})" + _NA), _bank_card, _not_after(_ORDER_WORDS)),
     # A colon may only open the address as "::" (网关：::ffff:… folds to 网关:::ffff:…; the first colon is punctuation).
     Detector("IP", re.compile(rf"(?<![0-9A-Za-z_.])(?<![0-9A-Fa-f]:)(?!:[^:]|:::)(?:(?:[0-9A-Fa-f]{{0,4}}:){{2,6}}{_IPV4}|"
@@ -194,7 +195,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("PHONE", re.compile(r"(?<![0-9A-Za-z_+])(?:\(\+\d{1,3}\)|\+\d{1,3})(?:[ .-]?\(?\d{1,4}\)?){2,5}" + _NA),
              _digit_count(8, 15), worth_trying=_contains("+")),
     # Mainland mobile after 86/0086/(86) (+86 is international, above): the prefix belongs to the number.
-    Detector("PHONE", re.compile(r"(?:(?<![0-9A-Za-z])(?<![0-9A-Za-z][-_])(?:0086|86)[ -]?|\(86\) ?)1[3-9]\d(?:[ -]?\d{4}){2}" + _NA),
+    Detector("PHONE", re.compile(r"(?:(?<![0-9A-Za-z])(?<![0-9A-Za-z][-_])(?:0086|86)[ -]?|\(86\) ?)"
+                                 r"1[3-9]\d(?:[ -]?\d{4}){2}" + _NA),
              worth_trying=_contains("86")),
     # Mainland mobile: 1[3-9] and 9 more digits, optionally grouped 3-4-4.
     Detector("PHONE", re.compile(r"1" + _NB1 + r"[3-9]\d(?:[ -]?\d{4}){2}" + _NA)),
@@ -202,7 +204,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("PHONE", re.compile(rf"\((?<![0-9A-Za-z]\(){_AREA}\) ?[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}" + _NA),
              worth_trying=_contains("(")),
     # After a space, an area code must not continue a space-grouped digit run (6675 0965 4364 8281).
-    Detector("PHONE", re.compile(rf"0{_NB1}(?:{_AREA[1:]}-|(?<!\d .){_AREA[1:]} )[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}" + _NA)),
+    Detector("PHONE", re.compile(rf"0{_NB1}(?:{_AREA[1:]}-|(?<!\d .){_AREA[1:]} )[1-9]\d{{2,3}}[ -]?\d{{4}}{_EXTENSION}"
+                                 + _NA)),
     # Service numbers 400/800 + 7 digits (10 in all), grouped 3-3-4 or 3-4-3 or bare.
     Detector("PHONE", re.compile(r"[48]" + _NB1 + r"00[ -]?\d{3,4}[ -]?\d{3,4}" + _NA), _digit_count(10, 10)),
     # A local number without area code is only a phone number right after 电话/Tel.
