@@ -235,3 +235,27 @@ def test_after_run_continues_exports_and_generates(world, tmp_path, capsys):
     exported = hf.HFCheckpoint(export)
     assert exported.args.vocab_size == 768 and exported.args.vocab_size >= sp.get_piece_size()
     assert exported.args.n_layers == 2 and not exported.args.tie_embeddings
+
+
+def test_resume_inside_the_embeddings_only_phase_is_exact(world, tmp_path):
+    """A checkpoint from the frozen phase (no updates yet for most parameters) loads into a fresh
+    optimizer and the run continues exactly as an uninterrupted one."""
+    import torch.distributed as dist
+
+    from jinglian.pretrain.launch import init_distributed
+    from jinglian.pretrain.train import Trainer
+
+    def config(name: str, resume: bool) -> dict:
+        cfg = _config(world, tmp_path / name)
+        cfg["train"].update(steps=3, embeddings_only_steps=2, resume=resume)
+        return cfg
+
+    created = init_distributed()
+    try:
+        straight = [r["loss"] for r in Trainer(from_dict(config("straight", False))).fit()]
+        Trainer(from_dict(config("split", True))).fit(1)
+        resumed = Trainer(from_dict(config("split", True))).fit()
+    finally:
+        if created:
+            dist.destroy_process_group()
+    assert [r["loss"] for r in resumed] == straight and len(straight) == 3

@@ -125,6 +125,26 @@ def drop_grads_outside_embeddings(parts: list[torch.nn.Module]) -> None:
                 p.grad = None
 
 
+def init_optimizer_state(opt: torch.optim.Optimizer) -> None:
+    """Give every parameter its zero AdamW state now instead of at its first update. Parameters
+    frozen for a phase would otherwise have none, and a checkpoint saved then could not load
+    into a fresh optimizer (which expects state for every parameter). The optimizer creates the
+    state itself in a step with zero gradients and lr 0, which changes no weight; the step counts
+    are reset to 0 so that the first real update is step 1, as with lazily created state."""
+    params = [p for group in opt.param_groups for p in group["params"]]
+    lrs = [group["lr"] for group in opt.param_groups]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    for group in opt.param_groups:
+        group["lr"] = 0.0
+    opt.step()
+    for group, lr in zip(opt.param_groups, lrs):
+        group["lr"] = lr
+    for p in params:
+        p.grad = None
+        opt.state[p]["step"].zero_()
+
+
 class Trainer:
     def __init__(self, cfg: PretrainConfig, train_data=None, valid_data=None):
         self.cfg = cfg
@@ -160,6 +180,9 @@ class Trainer:
         self.par = parallelize(model, self.mesh, p, self.device, n_microbatches=cfg.data.grad_accum)
         self.optimizers = [build_optimizer(part, cfg) for part in self.par.parts]
         self.schedulers = [torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(cfg)) for o in self.optimizers]
+        if cfg.train.trainable != "all" or cfg.train.embeddings_only_steps:
+            for opt in self.optimizers:
+                init_optimizer_state(opt)
 
         if train_data is None:
             train_data, valid_data = build_datasets(cfg, vocab, self.output_dir)
