@@ -28,7 +28,7 @@ Resume. A claim belongs to the partition of the row that made it.
 * Claims of partitions that did not finish were held only by the killed run's
   frontier, which the resumed run never sees: their URLs are free again and
   are fetched by whichever partition reaches them first.
-* A partition that is redone (its worker died and Ray Data retried it, or the
+* A partition that is redone (its worker died and Ray retried it, or the
   run was killed between its journal and its marker) takes its earlier claims
   over instead of deferring to them: a claim by the same partition under
   another attempt is granted to the new attempt.
