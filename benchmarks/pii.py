@@ -85,6 +85,30 @@ def web_texts(limit: int) -> list[str]:
     return texts[:limit]
 
 
+def quiet_texts() -> dict[str, list[str]]:
+    """Bench-data text where personal data is not expected: laws, encyclopedia paragraphs, a programming
+    book (dates, article numbers, formulas, code): every finding there is worth a look."""
+    import gzip
+
+    from benchmarks.common import bench_data
+
+    try:
+        root = bench_data()
+    except SystemExit:
+        return {}
+    with gzip.open(root / "zh-laws-lawrefbook" / "laws.jsonl.gz", "rt", encoding="utf-8") as f:
+        laws = [json.loads(line)["text"] for line in f][:1500]
+    with open(root / "zh-wiki-mrc" / "unique_wiki_paragraphs.jsonl", encoding="utf-8") as f:
+        wiki = [json.loads(line) for line in f]
+    with open(root / "zh-tech-d2l" / "d2l-zh_chapters.jsonl", encoding="utf-8") as f:
+        d2l = [json.loads(line) for line in f]
+    def as_text(record) -> str:
+        return record if isinstance(record, str) else record.get("text") or record.get("context") or ""
+
+    return {"zh-laws (1,500)": laws, f"zh-wiki-mrc ({len(wiki):,})": [as_text(x) for x in wiki],
+            f"d2l-zh chapters ({len(d2l)})": [as_text(x) for x in d2l]}
+
+
 def accuracy_table(name: str, split: str, find) -> dict:
     result = score(build_cases(split), find)
     print(f"\n{name}, split {split}:")
@@ -145,6 +169,18 @@ def main() -> None:
                 for _, _, typ in find(text):
                     counts[typ] = counts.get(typ, 0) + 1
             print(f"- {name}: {dict(sorted(counts.items()))}")
+    quiet = quiet_texts()
+    if quiet:
+        print("\nfindings on bench text where personal data is not expected:")
+        for corpus, texts in quiet.items():
+            line = []
+            for name, find in finders.items():
+                counts: dict[str, int] = {}
+                for text in texts:
+                    for _, _, typ in find(text):
+                        counts[typ] = counts.get(typ, 0) + 1
+                line.append(f"{name} {dict(sorted(counts.items()))}")
+            print(f"- {corpus}: " + "; ".join(line))
     texts = web or [c.text for c in cases] * 20
     what = f"{len(texts)} real web docs" if web else f"{len(texts)} labelled sentences (bench data absent)"
     rates = throughput(finders, texts, args.repeat)
