@@ -259,3 +259,16 @@ def test_resume_inside_the_embeddings_only_phase_is_exact(world, tmp_path):
         if created:
             dist.destroy_process_group()
     assert [r["loss"] for r in resumed] == straight and len(straight) == 3
+
+
+def test_token_shards_of_another_tokenizer_are_refused(world, tmp_path):
+    from jinglian.pretrain.warmstart import check_token_shards
+    from jinglian.tokenizers.model import file_sha256
+
+    (tmp_path / "manifest.json").write_text(
+        '{"tokenizer": {"path": "base.model", "sha256": "%s", "vocab_size": 600}}' % file_sha256(world["base_path"]))
+    with pytest.raises(ValueError, match="tokenized with base.model"):
+        check_token_shards(str(tmp_path), world["ext_path"], 768)
+    check_token_shards(str(tmp_path), world["base_path"], 768)
+    with pytest.raises(ValueError, match="model has 512 rows"):
+        check_token_shards(str(tmp_path), None, 512)

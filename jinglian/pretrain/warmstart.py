@@ -10,7 +10,9 @@ is parallelised.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass, replace
 
 import torch
@@ -54,4 +56,24 @@ def prepare(cfg: PretrainConfig) -> WarmStart:
     size = max(source.args.vocab_size, extension.size if extension else 0)
     multiple = cfg.model.pad_vocab_to * cfg.parallel.tp
     args = replace(source.args, vocab_size=multiple * math.ceil(size / multiple), max_seq_len=cfg.data.seq_len)
+    check_token_shards(cfg.data.tokens_dir, init.get("tokenizer"), size)
     return WarmStart(source, args, extension, init.get("new_rows", "mean"), cfg.train.seed)
+
+
+def check_token_shards(tokens_dir: str | None, tokenizer: str | None, vocab: int) -> None:
+    """Refuse shards another tokenizer wrote (their manifest records its hash): ids of one
+    vocabulary fed to a model grown for another train silently on the wrong rows."""
+    if not tokens_dir or tokens_dir.endswith(".txt"):
+        return
+    path = os.path.join(tokens_dir, "manifest.json") if os.path.isdir(tokens_dir) else tokens_dir
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        made_with = json.load(f).get("tokenizer", {})
+    if tokenizer and made_with.get("sha256"):
+        from jinglian.tokenizers.model import file_sha256
+
+        if made_with["sha256"] != file_sha256(tokenizer):
+            raise ValueError(f"{tokens_dir} was tokenized with {made_with.get('path')}, not model.init_from.tokenizer {tokenizer}")
+    if int(made_with.get("vocab_size", 0)) > vocab:
+        raise ValueError(f"{tokens_dir}: token ids up to {made_with['vocab_size']} but the model has {vocab} rows")
