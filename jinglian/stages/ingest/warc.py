@@ -37,23 +37,32 @@ class _Lines:
 
     def __init__(self, raw):
         self.f = io.BufferedReader(raw, buffer_size=1 << 20)
-        self._back = b""  # bytes put back by unread(), read before the stream
+        self._back = b""  # bytes put back by unread(), read (from _at on) before the stream
+        self._at = 0  # an offset, not slicing: a large put-back span is not copied once per line
 
     def unread(self, data: bytes) -> None:
-        self._back = data + self._back
+        if not data:
+            return
+        if self._at >= len(data) and self._back[self._at - len(data) : self._at] == data:  # a peek: step back
+            self._at -= len(data)
+            return
+        self._back = data + self._back[self._at :]
+        self._at = 0
 
     def readline(self) -> bytes:
-        if not self._back:
+        if self._at >= len(self._back):
             return self.f.readline(self.LINE)
-        end = self._back.find(b"\n", 0, self.LINE)
-        n = end + 1 if end >= 0 else min(len(self._back), self.LINE)
-        line, self._back = self._back[:n], self._back[n:]
+        end = self._back.find(b"\n", self._at, self._at + self.LINE)
+        n = end + 1 - self._at if end >= 0 else min(len(self._back) - self._at, self.LINE)
+        line = self._back[self._at : self._at + n]
+        self._at += n
         if end < 0 and len(line) < self.LINE:
             line += self.f.readline(self.LINE - len(line))
         return line
 
     def read(self, n: int) -> bytes:
-        head, self._back = self._back[:n], self._back[n:]
+        head = self._back[self._at : self._at + n]
+        self._at += len(head)
         return head + self.f.read(n - len(head)) if len(head) < n else head
 
     def skip(self, n: int) -> int:
@@ -229,14 +238,16 @@ _VERSION_LINE = re.compile(rb"WARC/\d+\.\d+\s*$")
 # a record header inside a block: a blank line (the previous record's end), then a version line
 _INNER_START = re.compile(rb"\n\r?\n(WARC/\d+\.\d+\r?\n)")
 _INNER_FIELDS = (re.compile(rb"(?im)^content-length:[ \t]*\d+[ \t]*\r?$"), re.compile(rb"(?im)^warc-(?:type|record-id):"))
+_WARC_PAYLOAD = re.compile(rb"(?im)^content-type:[^\r\n]*warc")
 _SCAN_OVERLAP = 1 << 16  # a record header longer than this is not recognised across chunk boundaries
 
 
 def _read_block(lines: _Lines, number: int, headers: dict, length: int, max_bytes: int):
     """Read one record's block: yields ``(headers, block)`` and returns None, or returns the record's ReadError."""
-    scan = not _may_hold_warc(headers, lines)
     if length > max_bytes:
-        got, inner = lines.skip_scanning(length, _record_start if scan else None)
+        head = lines.read(8192)
+        lines.unread(head)
+        got, inner = lines.skip_scanning(length, None if _holds_warc(headers, head) else _record_start)
         if inner is not None:
             return _overrun(number, length, inner)
         if got < length:
@@ -244,7 +255,9 @@ def _read_block(lines: _Lines, number: int, headers: dict, length: int, max_byte
                              f"ends {got} bytes into the block")
         return ReadError(f"record {number}: block of {length} bytes exceeds max_bytes={max_bytes}")
     block = lines.read(length)
-    inner = _record_start(block, final=True) if scan else None
+    inner = _record_start(block, final=True)
+    if inner is not None and _holds_warc(headers, block):
+        inner = None
     if inner is not None:
         lines.unread(block[inner:])
         return _overrun(number, length, inner)
@@ -294,17 +307,14 @@ def _record_start(data: bytes, final: bool) -> int | None:
     return None
 
 
-def _may_hold_warc(headers: dict, lines: _Lines) -> bool:
+def _holds_warc(headers: dict, block_start: bytes) -> bool:
     """Whether the record archives a WARC file, whose own records are content, not boundaries."""
     if "warc" in (headers.get("content-type") or "").lower():
         return True
-    head = lines.read(8192)
-    lines.unread(head)
-    if not head.startswith(b"HTTP/"):
+    if not block_start.startswith(b"HTTP/"):
         return False
-    end = head.find(b"\r\n\r\n")
-    http_headers = parse_headers(head[: end if end >= 0 else len(head)].split(b"\n")[1:])
-    return "warc" in http_headers.get("content-type", "").lower()
+    end = block_start.find(b"\r\n\r\n", 0, 1 << 16)
+    return _WARC_PAYLOAD.search(block_start, 0, end if end >= 0 else min(len(block_start), 1 << 16)) is not None
 
 
 def _clean_uri(uri: str | None) -> str | None:
