@@ -294,6 +294,8 @@ def test_pii_sample_bounds_the_scan(run_dir, hub, no_saved_login, capsys):
     code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--dry-run", "--allow-pii", "--pii-sample", "7",
                  "--ascii-labels"])
     assert code == 0 and "scanned 7 of 30 documents" in capsys.readouterr().out
+    code = main(["card", "publish", run_dir, "--repo", "me/corpus", "--dry-run", "--pii-sample", "0", "--ascii-labels"])
+    assert code == 2 and "--pii-sample must be at least 1" in capsys.readouterr().err
 
 
 def test_include_rejected_scans_the_unredacted_audit_files(redacted_run, tmp_path, no_saved_login, capsys):

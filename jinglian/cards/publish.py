@@ -212,6 +212,8 @@ def publish(
     the files; return them. Raises :class:`PublishError` when the scan refuses or the Hub is unreachable."""
     from huggingface_hub import HfApi, constants, get_token
 
+    if pii_sample < 1:
+        raise PublishError("--pii-sample must be at least 1 (--allow-pii publishes whatever the scan finds)")
     token = None if dry_run else get_token()
     if not dry_run and not token:
         raise PublishError("no Hugging Face token: set HF_TOKEN or run `hf auth login`")
