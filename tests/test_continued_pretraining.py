@@ -164,6 +164,7 @@ def test_extension_checks(world, tmp_path):
         from_dict({"model": {"init_from": {"hf": world["hf"]}, "dim": 128}})
 
 
+@pytest.mark.slow
 def test_continue_with_embeddings_first_then_all_and_export(world, tmp_path):
     """Trainer from the Hugging Face checkpoint: step 1 updates only embedding and head, step 2
     everything; the step-2 checkpoint exports to a model transformers loads with the same logits."""
@@ -204,6 +205,7 @@ def test_continue_with_embeddings_first_then_all_and_export(world, tmp_path):
     assert out.shape == (1, 13) and ext.decode(out[0].tolist())
 
 
+@pytest.mark.slow
 def test_after_run_continues_exports_and_generates(world, tmp_path, capsys):
     """The demo's pretraining step on a run output of this test's making: random HF LLaMA for the
     base tokenizer -> convert -> grow -> train on the token shards -> export -> transformers generates."""
@@ -237,6 +239,7 @@ def test_after_run_continues_exports_and_generates(world, tmp_path, capsys):
     assert exported.args.n_layers == 2 and not exported.args.tie_embeddings
 
 
+@pytest.mark.slow
 def test_resume_inside_the_embeddings_only_phase_is_exact(world, tmp_path):
     """A checkpoint from the frozen phase (no updates yet for most parameters) loads into a fresh
     optimizer and the run continues exactly as an uninterrupted one."""
