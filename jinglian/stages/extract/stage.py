@@ -17,6 +17,7 @@ some Chinese pages (9.7 s -> 0.9 s on one Baidu Baike page, same date found).
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.extract.charset import decode_html
 from jinglian.stages.extract.decide import PRECISION, SHORT, main_content_estimate, pick_short, verdict
+from jinglian.stages.extract.navigation import drop_navigation_tables
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
 
 # short enough to send trafilatura through its justext fallback, whose stop lists load on first use (~1 s)
@@ -42,6 +44,7 @@ class ExtractParams:
     favor_recall: bool = False  # trafilatura: keep more marginal text (do not combine with favor_precision)
     include_comments: bool = False  # keep user comments below an article
     include_tables: bool = True  # keep the text of tables
+    drop_navigation_tables: bool = True  # tables made of short link labels (site menus of table-layout pages) out before extraction
     decide: bool = True  # per page: precision first, trafilatura defaults / resiliparse when precision came up short (needs favor_precision)
     date_extensive_search: bool = False  # htmldate's dateparser fallback: finds a few more dates, costs up to ~10 s on some pages
     isolate: bool = True  # run trafilatura in a child process so timeout_s can be enforced
@@ -69,6 +72,9 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
         return None
     title = extract_title(tree)  # before extraction, which prunes the tree
     date = find_date(tree, url=url, **set_date_params(options.pop("date_extensive_search", True)))
+    page = html  # what a fallback extraction reads: the page, less its navigation tables
+    if options.pop("drop_navigation_tables", False) and drop_navigation_tables(tree):
+        page = deepcopy(tree) if decide else None  # bare_extraction prunes the tree it is given
     doc = trafilatura.bare_extraction(tree, url=url, **options)
     text, source = (doc.text or "") if doc is not None else "", "precision"
     if decide:
@@ -76,7 +82,7 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
         choice = verdict(text, estimate)
         if choice != PRECISION:
             # trafilatura's defaults on a fresh tree (the first pass pruned this one)
-            fallback = trafilatura.extract(html, url=url) or ""
+            fallback = trafilatura.extract(page, url=url) or ""
             text, source = pick_short(fallback, estimate) if choice == SHORT else (fallback, "default")
     if doc is None and not text:
         return None
@@ -111,6 +117,7 @@ class ExtractStage(Stage):
             "include_tables": p.include_tables,
             "date_extensive_search": p.date_extensive_search,
             "decide": p.decide,
+            "drop_navigation_tables": p.drop_navigation_tables,
         }
         warmup = (_WARMUP_PAGE, None, self._options)
         self._isolated = IsolatedCall("jinglian.stages.extract.stage:extract_page", warmup) if p.isolate else None
