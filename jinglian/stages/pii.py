@@ -5,9 +5,10 @@ Detected: e-mail addresses (ASCII and internationalised domains, full-width
 landlines with an area code in ASCII or full-width brackets or before a
 separator, extensions, 400/800 service numbers, international numbers written
 with ``+``, a bare local number right after 电话/Tel), mainland resident ID
-numbers (18 digits with the GB 11643 check character; 15-digit and mistyped
-18-digit numbers only right after 身份证/ID card), IPv4 and IPv6 addresses
-(compressed and IPv4-mapped forms), and bank-card numbers (Luhn check, 16-19
+numbers (18 digits with the GB 11643 check character, whole or grouped 6-8-4;
+15-digit and mistyped 18-digit numbers only right after 身份证/ID card), IPv4
+and IPv6 addresses (compressed and IPv4-mapped forms; not loopback ``::1`` nor
+slice-like ``0::2``), and bank-card numbers (Luhn check, 16-19
 digits or 15-digit Amex, bare or grouped with spaces/dashes). Each finding
 becomes ``<EMAIL>``, ``<PHONE>``, ``<ID_CARD>``, ``<IP>`` or ``<BANK_CARD>``.
 
