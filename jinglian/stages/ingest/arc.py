@@ -115,21 +115,28 @@ def read_arc(path: str, options: dict):
         url = fields[0]
         if url.startswith(("filedesc:", "dns:")):
             continue
-        doc = {"url": url, "fetch_time": _arc_date(fields[2]), "ip_address": fields[1]}
-        content_type = fields[3]
-        if block.startswith(b"HTTP/"):
-            response = parse_http_response(block)
-            try:
-                block = decode_payload(response, max_bytes)
-            except TooLarge as exc:
-                yield ReadError(f"{url}: {exc}", url=url)
-                continue
-            doc["http_status"] = response.status
-            doc["headers"] = json.dumps(response.headers, ensure_ascii=False)
-            content_type = response.headers.get("content-type", content_type)
-        doc["content_type"], doc["charset"] = mime_and_charset(content_type)
-        doc["content"] = block
+        try:
+            doc = _arc_document(fields, block, max_bytes)
+        except TooLarge as exc:
+            doc = ReadError(f"{url}: {exc}", url=url)
+        except Exception as exc:  # noqa: BLE001 - one odd record fails alone; the file reads on
+            doc = ReadError(f"{url}: {type(exc).__name__}: {exc}", url=url)
         yield doc
+
+
+def _arc_document(fields: list[str], block: bytes, max_bytes: int) -> dict:
+    url = fields[0]
+    doc = {"url": url, "fetch_time": _arc_date(fields[2]), "ip_address": fields[1]}
+    content_type = fields[3]
+    if block.startswith(b"HTTP/"):
+        response = parse_http_response(block)
+        block = decode_payload(response, max_bytes)
+        doc["http_status"] = response.status
+        doc["headers"] = json.dumps(response.headers, ensure_ascii=False)
+        content_type = response.headers.get("content-type", content_type)
+    doc["content_type"], doc["charset"] = mime_and_charset(content_type)
+    doc["content"] = block
+    return doc
 
 
 read_arc.options = {"max_bytes": int}

@@ -383,22 +383,29 @@ def read_warc(path: str, options: dict):
             yield item
             continue
         headers, block, doc = item
-        if headers.get("warc-type") == "response" and block.startswith(b"HTTP/"):
-            response = parse_http_response(block)
-            try:
-                content = decode_payload(response, max_bytes)
-            except TooLarge as exc:
-                yield ReadError(f"{doc.get('id')}: {exc}", url=doc["url"])
-                continue
-            doc["http_status"] = response.status
-            doc["headers"] = json.dumps(response.headers, ensure_ascii=False)
-            content_type = response.headers.get("content-type")
-        else:
-            content = block
-            content_type = headers.get("content-type")
-        doc["content_type"], doc["charset"] = mime_and_charset(content_type)
-        doc["content"] = content
+        try:
+            doc = _with_payload(headers, block, doc, max_bytes)
+        except TooLarge as exc:
+            doc = ReadError(f"{doc.get('id')}: {exc}", url=doc["url"])
+        except Exception as exc:  # noqa: BLE001 - one odd record fails alone; the file reads on
+            doc = ReadError(f"{doc.get('id')}: {type(exc).__name__}: {exc}", url=doc["url"])
         yield doc
+
+
+def _with_payload(headers: dict, block: bytes, doc: dict, max_bytes: int) -> dict:
+    """The document with the record's payload (an archived HTTP response decoded) and its content type."""
+    if headers.get("warc-type") == "response" and block.startswith(b"HTTP/"):
+        response = parse_http_response(block)
+        content = decode_payload(response, max_bytes)
+        doc["http_status"] = response.status
+        doc["headers"] = json.dumps(response.headers, ensure_ascii=False)
+        content_type = response.headers.get("content-type")
+    else:
+        content = block
+        content_type = headers.get("content-type")
+    doc["content_type"], doc["charset"] = mime_and_charset(content_type)
+    doc["content"] = content
+    return doc
 
 
 def read_wet(path: str, options: dict):
