@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -153,3 +154,16 @@ def test_parquet_damaged_row_group_costs_only_itself(tmp_path):
     assert [r["id"] for r in records if isinstance(r, dict)] == [str(i) for i in range(100)] + [str(i) for i in range(200, 300)]
     errors = [r.message for r in records if isinstance(r, ReadError)]
     assert len(errors) == 1 and errors[0].startswith("p.parquet: row group 1 (100 rows, the rest of the group not read) unreadable")
+
+
+def test_file_names_that_are_not_utf8_do_not_fail_their_documents(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / os.fsdecode(b"\xff\xfe.html")).write_bytes(b"<html><body><p>hello</p></body></html>")
+    text_file = tmp_path / os.fsdecode(b"\xff.txt")
+    text_file.write_bytes("正文".encode())
+    html_rows = input_rows(pages, fmt="html")
+    assert [(r["error"], json.loads(r["metadata"])["file_name"]) for r in html_rows] == [(None, "\\xff\\xfe.html")]
+    text_rows = input_rows(text_file, fmt="text")
+    assert [(r["error"], r["text"]) for r in text_rows] == [(None, "正文")]
+    assert text_rows[0]["input_file"].endswith("\\xff.txt")  # shown escaped; Arrow needs valid UTF-8

@@ -130,10 +130,10 @@ def _row(task: PartitionTask, number: int, record) -> dict:
         record.pop(D.SOURCE, None)
         extra = record
     if row[D.ID] is None:
-        row[D.ID] = D.stable_id(task.source_path, number)
+        row[D.ID] = D.stable_id(_printable(task.source_path), number)
     bad = _not_unicode({**{k: v for k, v in row.items() if isinstance(v, str)}, **extra})
     if bad is not None:
-        new_id = D.stable_id(task.source_path, number) if bad[0] == D.ID else None
+        new_id = D.stable_id(_printable(task.source_path), number) if bad[0] == D.ID else None
         return _failed(row, f"read: {_not_unicode_message(*bad)}", new_id)
     if extra:
         try:
@@ -183,8 +183,12 @@ def _not_unicode_message(field: str, text: str, at: int) -> str:
 
 
 def _printable(text: str) -> str:
-    """A provenance string Arrow can store: undecodable bytes of a file name shown as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A provenance string Arrow can store: a file name's undecodable bytes shown as ``\\xff`` escapes."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # how os gave the name's bytes back
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _to_table(rows: list[dict]) -> pa.Table:

@@ -31,7 +31,7 @@ def read_html(path: str, options: dict):
     max_bytes = int(options.get("max_bytes", 16 << 20))
     base_url = options.get("base_url")
     for file in html_files(path):
-        name = os.path.basename(file)
+        name = os.fsencode(os.path.basename(file)).decode("utf-8", "backslashreplace")  # undecodable bytes shown, not fatal
         data, why = read_capped(file, max_bytes)
         if why:
             yield ReadError(why)  # names the file
