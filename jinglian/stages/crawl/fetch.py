@@ -115,6 +115,10 @@ class _Deadline:
     def expired(self) -> bool:
         return self._fired.is_set() or time.monotonic() >= self._ends
 
+    def cut(self) -> bool:
+        """Whether the socket was shut down by the deadline."""
+        return self._fired.is_set()
+
     def cancel(self) -> None:
         self._timer.cancel()
 
@@ -226,7 +230,7 @@ class Fetcher:
                 raise socket.timeout("total time limit")
             chunk = resp.read1(65536)
             if not chunk:
-                if deadline.expired():  # the deadline cut the connection: not the body's real end
+                if deadline.cut():  # the deadline shut the socket: not the body's real end
                     raise socket.timeout("total time limit")
                 return bytes(out)
             wire += len(chunk)
