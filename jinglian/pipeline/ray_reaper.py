@@ -29,8 +29,6 @@ import os
 import subprocess
 import sys
 
-import psutil
-
 _SESSION_PREFIX = "session_"
 _TIME_FORMAT = "%Y-%m-%d_%H-%M-%S_%f"
 _DONE = b"done"
@@ -63,8 +61,10 @@ def sessions_of(driver_pid: int, since: float, temp_dir: str | None = None) -> l
     return sorted(found)
 
 
-def session_processes(session_dir: str, since: float, exclude: set[int]) -> list[psutil.Process]:
+def session_processes(session_dir: str, since: float, exclude: set[int]) -> list:
     """Live processes born after ``since`` that hold files under ``session_dir`` or name it in their command line."""
+    import psutil  # here, not at the top: a watchdog dismissed at the end of a run never needs it
+
     prefix = session_dir.rstrip(os.sep) + os.sep
     found = []
     for proc in psutil.process_iter(["create_time"]):
@@ -84,6 +84,8 @@ def reap(driver_pid: int, since: float, keep: tuple[str, ...] = (), temp_dir: st
 
     SIGKILL, not SIGTERM: the agents ignore SIGTERM, and a session whose driver is gone has nothing to save.
     """
+    import psutil
+
     exclude = {os.getpid(), driver_pid}
     victims = []
     for session in sessions_of(driver_pid, since, temp_dir):
@@ -100,6 +102,8 @@ def reap(driver_pid: int, since: float, keep: tuple[str, ...] = (), temp_dir: st
 
 def driver_is_gone(pid: int, started: float) -> bool:
     """Whether the process ``pid`` that started at ``started`` has ended (a new process may carry its pid)."""
+    import psutil
+
     try:
         return psutil.Process(pid).create_time() > started + 1
     except psutil.NoSuchProcess:
@@ -122,15 +126,21 @@ class SessionWatchdog:
             os.close(read_end)
 
     def finish(self) -> list[int]:
-        """The run is over: end what is left of its sessions here and now, then dismiss the watchdog."""
+        """The run is over: end what is left of its sessions here and now, then dismiss the watchdog.
+
+        Costs nothing measurable when the run started no Ray (no session directory to look for processes of),
+        and does not wait for the watchdog to exit (it does so on its own; Python reaps it later).
+        """
         try:
-            return reap(os.getpid(), self.since, keep=_sessions_in_use())
+            keep = _sessions_in_use()
+            if any(s not in keep for s in sessions_of(os.getpid(), self.since)):
+                return reap(os.getpid(), self.since, keep=keep)
+            return []
         finally:
             try:
                 os.write(self._write_end, _DONE)
             finally:
                 os.close(self._write_end)
-            self._proc.wait(timeout=30)
 
 
 def _sessions_in_use() -> tuple[str, ...]:
