@@ -272,3 +272,12 @@ def test_a_damaged_gzip_member_costs_its_record_and_the_members_after_it_are_rea
     # the damage is found at the member's CRC check, so none of the damaged record was decoded: one error in all
     assert [e.message for e in errors] == ["corrupt gzip data (Error -3 while decompressing data: incorrect data check): "
                                            f"{len(members[1])} bytes skipped to the next gzip member"]
+
+
+def test_archive_named_zst_that_is_not_zstd_is_one_error_naming_it(tmp_path):
+    path = tmp_path / "fake.warc.zst"
+    path.write_bytes(five_records("short")[0])
+    for fmt in ("warc", "wet", "arc"):
+        items = list(reader(fmt)(str(path), {}))
+        assert len(items) == 1 and isinstance(items[0], ReadError), fmt
+        assert items[0].message.startswith("fake.warc.zst: unreadable from here on: ZstdError"), items[0].message

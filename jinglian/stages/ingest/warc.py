@@ -6,13 +6,16 @@ the rules in known ways, handled here:
 
 - Dolma writes ``WARC-Target-URI: <https://...>`` (angle brackets kept);
 - ClueWeb09 (WARC/0.18) has dates like ``2008-10-294T05:21:46-0700`` and blocks
-  whose ``Content-Length`` does not land on the next record;
-- a truncated or garbled record.
+  whose ``Content-Length`` is off by the blank lines around the record end
+  (tolerated: only CR/LF may lie between a block and the next record);
+- a truncated or garbled record; a Content-Length that lies.
 
-After each block the reader re-synchronises on the next ``WARC/`` line, so a
-bad record costs only itself: it is reported as a :class:`ReadError` and the
-rest of the file is read. A corrupt gzip stream ends the file (nothing after
-it can be decoded).
+Each record gives exactly one item. A block must end where its record ends
+(the CRLF CRLF trailer, the next ``WARC/x.y`` line or the end of the file
+follows) and must not hold another record's header; otherwise the record is
+one :class:`ReadError` and reading resumes at the next record, so a lying
+Content-Length (too long, too short, 10^12, covering the next record) costs
+only its own record. Damaged gzip data is skipped to the next gzip member.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import re
 import zlib
 
 from jinglian.stages.ingest import ReadError
-from jinglian.stages.ingest.compression import open_binary
+from jinglian.stages.ingest.compression import UNREADABLE, open_binary, unreadable
 from jinglian.stages.ingest.warc_http import TooLarge, decode_payload, mime_and_charset, parse_headers, parse_http_response
 
 DEFAULT_MAX_BYTES = 16 << 20  # larger blocks are skipped (and reported), never held in memory
@@ -335,8 +338,8 @@ def archive_records(path: str, parse, max_bytes: int):
                 yield ReadError(damage)
             if getattr(raw, "error", None):
                 yield ReadError(f"unreadable from here on: {raw.error}")
-    except (OSError, EOFError, ValueError) as exc:  # corrupt zstd and the like: nothing after is decodable
-        yield ReadError(f"unreadable from here on: {type(exc).__name__}: {exc}")
+    except UNREADABLE as exc:  # a corrupt or mislabelled zstd file and the like: nothing after is decodable
+        yield ReadError(unreadable(path, exc, " from here on"))
 
 
 
