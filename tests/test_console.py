@@ -7,12 +7,13 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
 from jinglian.pipeline.job import JobError
 from jinglian.pipeline.partition import PartitionTask
-from jinglian.pipeline.progress import Console, SegmentProgress, format_duration
+from jinglian.pipeline.progress import Console, SegmentProgress, Ticking, format_duration
 from jinglian.pipeline.ray_runtime import IN_PROCESS_BELOW_BYTES, choose_engine, estimated_input_bytes
 from tests.helpers import snapshot, write_job, write_jsonl
 
@@ -146,6 +147,17 @@ def test_progress_on_a_terminal_redraws_one_line():
     progress.update(result(1, read=5, docs_in=5, docs_out=5))
     progress.finish()
     assert term.getvalue().endswith("\r\x1b[K  segment 0 [normalize] done: 10 docs in 1.0 s (10 docs/s); normalize 10 -> 10\n")
+
+
+def test_a_step_without_countable_progress_ticks_on_a_terminal_only():
+    term, plain = Terminal(), io.StringIO()
+    with Ticking(Console(term), "  [dedup] preparing", tick_s=0.01):
+        time.sleep(0.2)
+    assert "\r  [dedup] preparing  0:00 elapsed\x1b[K" in term.getvalue()
+    assert term.getvalue().endswith("\r\x1b[K")  # cleared for the next line
+    with Ticking(Console(plain), "  [dedup] preparing", tick_s=0.01):
+        time.sleep(0.05)
+    assert plain.getvalue() == ""
 
 
 def test_format_duration():

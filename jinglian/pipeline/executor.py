@@ -24,7 +24,7 @@ from jinglian.pipeline.atomic import sweep_temporaries, write_json_atomic
 from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet
 from jinglian.pipeline.job import Job, JobError
 from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
-from jinglian.pipeline.progress import Console, SegmentProgress, rows_per_file
+from jinglian.pipeline.progress import Console, SegmentProgress, Ticking, rows_per_file
 from jinglian.pipeline.ray_runtime import RaySession, choose_engine
 from jinglian.pipeline.stats import build_stats
 from jinglian.stages.base import BarrierStage, RunContext, Stage
@@ -90,7 +90,7 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         for seg_index, (barrier_index, stage_indices) in enumerate(segments):
             if barrier_index is not None:
                 rows = TableSet([_plan(job, seg_index - 1, segments, options).intermediate_path(t.part) for t in tasks])
-                prepared = _run_barrier(job, barrier_index, rows, options, log)
+                prepared = _run_barrier(job, barrier_index, rows, options, console)
                 barrier_stats[barrier_index] = {**barrier_stats.get(barrier_index, {}), **prepared}
             plan = _plan(job, seg_index, segments, options)
             seg_tasks = tasks if seg_index == 0 else [
@@ -192,7 +192,8 @@ def _before_run(job: Job, log) -> dict[int, dict]:
     return reports
 
 
-def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, log) -> dict:
+def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, console: Console) -> dict:
+    log = console.line
     spec = job.stages[index]
     marker = os.path.join(job.output, "_work", f"barrier-{index}-{spec.name}.json")
     if os.path.exists(marker):
@@ -204,8 +205,9 @@ def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, log)
     ops = RayOps(ops_dir, num_cpus=stage.num_cpus) if options.use_ray else LocalOps(ops_dir)
     log(f"  [{spec.name}] preparing over {rows.num_rows()} rows in {len(rows)} partitions")
     start = time.perf_counter()
-    stage.setup()
-    stats = dict(stage.prepare(rows, ops) or {})
+    with Ticking(console, f"  [{spec.name}] preparing"):
+        stage.setup()
+        stats = dict(stage.prepare(rows, ops) or {})
     stats["wall_s"] = round(time.perf_counter() - start, 3)
     log(f"  [{spec.name}] prepared in {stats['wall_s']:.1f} s")
     shutil.rmtree(ops_dir, ignore_errors=True)

@@ -74,6 +74,32 @@ class Console:
             self._live = False
 
 
+class Ticking:
+    """A live "label  m:ss elapsed" line while a step with no countable progress runs (terminals only)."""
+
+    def __init__(self, console: Console, label: str, tick_s: float = 0.5, clock=time.monotonic):
+        self.console, self.label, self.tick_s, self.clock = console, label, tick_s, clock
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self) -> "Ticking":
+        self.start = self.clock()
+        if self.console.is_tty() and not self.console.quiet:
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.console.clear_status()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.tick_s):
+            self.console.status(f"{self.label}  {format_duration(self.clock() - self.start)} elapsed")
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
