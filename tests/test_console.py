@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import subprocess
 import sys
@@ -175,7 +174,8 @@ def test_small_jobs_run_in_process_unless_ray_is_asked_for(tmp_path, monkeypatch
         p.write_text('{"text": "x"}\n')
     assert not choose_engine(None, None, tasks_of(small), cpus=8, ray_running=False).use_ray
     assert choose_engine(True, None, tasks_of(small), cpus=8, ray_running=False).use_ray
-    assert choose_engine(None, "127.0.0.1:6379", tasks_of(small), cpus=8, ray_running=False).use_ray  # --address: always the cluster
+    # --address: always the cluster
+    assert choose_engine(None, "127.0.0.1:6379", tasks_of(small), cpus=8, ray_running=False).use_ray
     assert choose_engine(None, None, tasks_of(small), cpus=8, ray_running=True).use_ray  # already paid for
     with pytest.raises(JobError, match="contradict"):
         choose_engine(False, "127.0.0.1:6379", tasks_of(small))

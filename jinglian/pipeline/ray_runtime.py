@@ -95,8 +95,9 @@ def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | 
         return EngineChoice(False, "in this process: one input partition, nothing to run in parallel (--ray forces Ray)")
     size = estimated_input_bytes(tasks)
     if size < IN_PROCESS_BELOW_BYTES:
-        return EngineChoice(False, f"in this process: the inputs (about {_human_size(size)}) are under {_human_size(IN_PROCESS_BELOW_BYTES)}, "
-                                   "where Ray's start-up costs more than it saves (--ray forces Ray)")
+        return EngineChoice(False, f"in this process: the inputs (about {_human_size(size)}) are under "
+                                   f"{_human_size(IN_PROCESS_BELOW_BYTES)}, where Ray's start-up costs more than it saves "
+                                   "(--ray forces Ray)")
     return EngineChoice(True, f"on Ray, started in this process ({len(tasks)} partitions, about {_human_size(size)} of input)")
 
 
