@@ -156,8 +156,10 @@ def test_killed_driver_leaves_no_ray_process_and_the_resumed_run_finishes_clean(
         assert ray_processes, "Ray was not running in the driver's session"
         driver.send_signal(signal.SIGKILL)  # the driver alone, as an OOM killer or a lost terminal would
         assert driver.wait() == -signal.SIGKILL
+        killed_at = time.monotonic()
         left = wait_for_no_process_in_session(driver.pid, timeout=30)
         assert left == [], f"Ray processes of the killed run still alive 30 s later: {left}"
+        print(f"\n{len(ray_processes)} Ray processes of the killed driver, all gone {time.monotonic() - killed_at:.1f} s after the kill")
     finally:
         kill_session(driver.pid)
 
