@@ -119,6 +119,17 @@ def test_progress_counts_documents_of_the_whole_segment_not_per_worker():
     assert out.getvalue().splitlines()[-1] == "  segment 0 [extract] done: 80 docs in 12.0 s (7 docs/s); extract 80 -> 77"
 
 
+def test_a_long_partition_still_gets_plain_lines():
+    out = io.StringIO()
+    progress = SegmentProgress(Console(out), "segment 0 [extract]", ["extract"], [0], [], weights={0: 100},
+                               plain_every_s=0.05)
+    time.sleep(0.3)  # no partition finishes meanwhile
+    progress.finish()
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 2 and all("segment 0 [extract]  0 docs  0/1 partitions" in line for line in lines[:-1])
+    assert lines[-1].startswith("  segment 0 [extract] done: 0 docs in")
+
+
 def test_progress_of_a_resumed_segment_counts_speed_of_this_run_only():
     clock = Clock()
     committed = [result(0, docs_in=50, docs_out=50), result(1, docs_in=50, docs_out=50)]

@@ -128,7 +128,7 @@ class SegmentProgress:
 
     def __init__(self, console: Console, label: str, stage_names: list[str], parts: list[int],
                  committed: list[dict], *, rows_in: dict[int, int] | None = None,
-                 weights: dict[int, int] | None = None, plain_every_s: float = 10.0, tick_s: float = 0.5,
+                 weights: dict[int, int] | None = None, plain_every_s: float = 30.0, tick_s: float = 0.5,
                  clock=time.monotonic):
         self.console, self.label, self.names = console, label, stage_names
         self.rows_in, self.weights = rows_in, weights
@@ -150,9 +150,12 @@ class SegmentProgress:
         self.start = clock()
         self.last_plain = self.start
         self._stop = threading.Event()
+        self._plain_lock = threading.Lock()
         self._ticker = None
-        if tick_s and todo and console.is_tty() and not console.quiet:
-            self._ticker = threading.Thread(target=self._tick, args=(tick_s,), daemon=True)
+        if tick_s and todo and not console.quiet:
+            # a terminal redraws the clock; a log gets a line now and then even while one long partition runs
+            every = tick_s if console.is_tty() else plain_every_s
+            self._ticker = threading.Thread(target=self._tick, args=(every,), daemon=True)
             self._ticker.start()
 
     def _count(self, result: dict) -> int:
@@ -167,12 +170,19 @@ class SegmentProgress:
         self.docs_now += self._count(result)
         if self.weights:
             self.weight_now += self.weights.get(result["part"], 0)
-        now = self.clock()
         if self.console.is_tty():
-            self.console.status(self.render(now))
-        elif now - self.last_plain >= self.plain_every_s and self.parts_done < self.parts_total:
+            self.console.status(self.render())
+        elif self.parts_done < self.parts_total:  # the last one: the summary line follows
+            self._plain_line()
+
+    def _plain_line(self) -> None:
+        """A plain progress line unless one was printed less than ``plain_every_s`` ago."""
+        with self._plain_lock:
+            now = self.clock()
+            if now - self.last_plain < self.plain_every_s:
+                return
             self.last_plain = now
-            self.console.line(self.render(now))
+        self.console.line(self.render(now))
 
     def fraction(self) -> float | None:
         """Share of this run's work done, or None before anything is known."""
@@ -216,4 +226,7 @@ class SegmentProgress:
 
     def _tick(self, every: float) -> None:
         while not self._stop.wait(every):
-            self.console.status(self.render())
+            if self.console.is_tty():
+                self.console.status(self.render())
+            else:
+                self._plain_line()
