@@ -97,3 +97,17 @@ def test_prose_that_starts_like_a_pager_or_asks_about_copyright_is_kept():
     lines = ["上一章我们讲到，主人公离开了家乡，独自来到这座陌生的城市。", "这本书的版权所有人是谁？出版社也说不清楚。", ARTICLE[0]]
     assert clean_text("\n".join(lines)).lines_removed == 0
     assert clean_text("\n".join(["上一篇：我市举办文化旅游节", ARTICLE[0]])).by_kind == {"navigation": 1}
+
+
+def test_table_layout_page_keeps_its_text_cells_and_loses_its_furniture():
+    page = "\n".join([
+        "|  |  |  |",
+        "|  | 当前位置：首页 > 新闻中心 > 国内新闻 | 双击自动滚屏 |",
+        f"|  | {ARTICLE[0]} |",
+        f"| {ARTICLE[1]} |  |",
+        "| 版权所有 © 2004-2008 某某网 | 京ICP备05012345号 |",
+    ])
+    result = clean_text(page)
+    assert result.text == "\n".join(["| 双击自动滚屏 |", f"|  | {ARTICLE[0]} |", f"| {ARTICLE[1]} |  |"])
+    assert result.by_kind == {"navigation": 1, "navigation_cell": 1, "copyright": 1}
+    assert result.lines_removed == 2

@@ -7,6 +7,8 @@ This stage removes lines that are furniture on any page and never prose:
 
 - ``navigation``: breadcrumbs ("当前位置：首页 > 新闻"), menu rows and layout-table rows
   of short labels ("首页 | 新闻 | 体育 | 财经"), pager and prev/next links ("上一篇：…");
+  in the tables of table-layout pages, furniture cells are cut from their row (counted as
+  ``<kind>_cell``) and rows left with only empty cells go;
 - ``read_more``: "阅读全文", "展开全文", "read more" links (a standalone link line is cut;
   the link text at the end of a teaser line is cut from the line, counted as ``read_more_tail``);
 - ``copyright``: ICP/公安 registration numbers, "版权所有", "©", "All rights reserved" footers;
@@ -146,6 +148,39 @@ def _is_copyright(line: str) -> bool:
     return COPYRIGHT_RE.search(line) is not None
 
 
+def _furniture(line: str, kinds: set[str]) -> str | None:
+    """The kind of page furniture ``line`` is (a whole line or one table cell), or None for text."""
+    if "navigation" in kinds and _is_navigation(line):
+        return "navigation"
+    if "share" in kinds and _is_share(line):
+        return "share"
+    if "copyright" in kinds and _is_copyright(line):
+        return "copyright"
+    if "read_more" in kinds:
+        match = READ_MORE_RE.search(line)
+        if match and len(line[: match.start()].rstrip(LABEL_STRIP + ".…")) <= 2:
+            return "read_more"
+    return None
+
+
+def _clean_table_row(line: str, kinds: set[str]) -> tuple[str | None, str | None, int]:
+    """(row to keep or None, kind of what was cut, characters cut) for one row of a table-layout page: cells
+    that are furniture go ("| 当前位置：首页 > 新闻 | 正文…… |" keeps the text cell); a row left with no text
+    (empty layout cells only) goes whole."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if all(TABLE_RULE_RE.fullmatch(c) for c in cells if c) and any(cells):
+        return line, None, 0  # the |---|---| rule under a header
+    cut = {i: _furniture(c, kinds) for i, c in enumerate(cells) if c}
+    cut = {i: k for i, k in cut.items() if k}
+    kept = [c for i, c in enumerate(cells) if c and i not in cut]
+    kind = next(iter(cut.values()), None)
+    if not kept:
+        return None, kind or "navigation", sum(map(len, cells))
+    if not cut:
+        return line, None, 0
+    return "| " + " | ".join(kept) + " |", kind, sum(len(cells[i]) for i in cut)
+
+
 def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
     """``text`` with furniture lines removed (line breaks of the kept lines preserved)."""
     params = params or CleanLinesParams()
@@ -158,42 +193,41 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
     by_kind: dict[str, int] = {}
     out: list[str] = []
     removed_lines = removed_chars = 0
+
+    def count(kind: str, chars: int, whole_line: bool) -> None:
+        nonlocal removed_lines, removed_chars
+        removed_lines += whole_line
+        removed_chars += chars
+        key = kind if whole_line else f"{kind}_cell"
+        by_kind[key] = by_kind.get(key, 0) + 1
+
     for i, raw in enumerate(lines):
         line = raw.strip()
-        kind = None
         if not line:
             out.append(raw)
             continue
         if i in damaged and cut_damage:
-            kind = "encoding_damage"
+            count("encoding_damage", len(line), True)
         elif i in layout:
-            kind = "navigation"
+            count("navigation", len(line), True)
         elif TABLE_ROW_RE.match(line):
-            pass  # a row of a data table: judged with its table above, never as a menu line
-        elif "navigation" in kinds and _is_navigation(line):
-            kind = "navigation"
-        elif "share" in kinds and _is_share(line):
-            kind = "share"
-        elif "copyright" in kinds and _is_copyright(line):
-            kind = "copyright"
-        elif "read_more" in kinds:
-            match = READ_MORE_RE.search(line)
-            if match:
-                rest = line[: match.start()].rstrip(LABEL_STRIP + ".…")
-                if len(rest) <= 2:
-                    kind = "read_more"
-                else:  # a teaser line: keep the text, cut the link
-                    removed_chars += len(line) - len(rest)
-                    by_kind["read_more_tail"] = by_kind.get("read_more_tail", 0) + 1
-                    out.append(rest)
-                    continue
-        if kind is None:
-            out.append(raw)
+            row, kind, chars = _clean_table_row(line, kinds)
+            if row is None:
+                count(kind, len(line), True)
+            else:
+                if kind:
+                    count(kind, chars, False)
+                out.append(row if kind else raw)
+        elif kind := _furniture(line, kinds):
+            count(kind, len(line), True)
+        elif "read_more" in kinds and (match := READ_MORE_RE.search(line)):
+            rest = line[: match.start()].rstrip(LABEL_STRIP + ".…")  # a teaser line: keep the text, cut the link
+            count("read_more_tail", len(line) - len(rest), False)
+            by_kind["read_more_tail"] = by_kind.pop("read_more_tail_cell")
+            out.append(rest)
         else:
-            removed_lines += 1
-            removed_chars += len(line)
-            by_kind[kind] = by_kind.get(kind, 0) + 1
-    cleaned = "\n".join(out) if removed_chars else (text or "")
+            out.append(raw)
+    cleaned = "\n".join(out) if removed_chars or removed_lines else (text or "")
     if removed_lines:
         cleaned = re.sub(r"\n{3,}", "\n\n", cleaned).strip()
     return Cleaned(cleaned, removed_lines, removed_chars, by_kind)
