@@ -30,6 +30,9 @@ FALLBACK_SHORT_SHARE = 0.3
 # over a tenth of the precision text lies outside resiliparse's main content: the two disagree on
 # which block is the main one, and trafilatura's balanced defaults arbitrate
 OUTSIDE_SHARE = 0.10
+# the broader extractions repeat whole posts (trafilatura's defaults emit a comment block in the body
+# and again as comments; resiliparse repeats teasers): a repeated line this long is a copy, not content
+REPEATED_LINE_CHARS = 10
 
 
 def token_counts(text: str) -> Counter:
@@ -75,6 +78,20 @@ def verdict(precise: str, estimate: str) -> str:
     if outside_share(p, e) > OUTSIDE_SHARE:
         return DEFAULT
     return PRECISION
+
+
+def drop_repeated_lines(text: str, min_chars: int = REPEATED_LINE_CHARS) -> str:
+    """The text without second and later copies of a line (stripped) of at least ``min_chars`` characters."""
+    seen: set[str] = set()
+    out = []
+    for line in text.split("\n"):
+        key = line.strip()
+        if len(key) >= min_chars:
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(line)
+    return "\n".join(out)
 
 
 def pick_short(fallback: str, estimate: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.extract.charset import decode_html
-from jinglian.stages.extract.decide import PRECISION, SHORT, main_content_estimate, pick_short, verdict
+from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, main_content_estimate, pick_short, verdict
 from jinglian.stages.extract.navigation import drop_navigation_tables
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
 
@@ -84,6 +84,7 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
             # trafilatura's defaults on a fresh tree (the first pass pruned this one)
             fallback = trafilatura.extract(page, url=url) or ""
             text, source = pick_short(fallback, estimate) if choice == SHORT else (fallback, "default")
+            text = drop_repeated_lines(text)
     if doc is None and not text:
         return None
     return {"text": text, "title": title, "date": date, "source": source}
