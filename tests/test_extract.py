@@ -1,4 +1,4 @@
-"""extract stage: charset handling for Chinese pages, trafilatura metadata, verdicts, time limit."""
+"""extract stage: charset handling for Chinese pages, metadata, verdicts, time limit, and the main text of forums, comment pages, product pages and table-layout pages."""
 
 from __future__ import annotations
 
@@ -125,3 +125,128 @@ def test_pathological_page_is_rejected_as_timeout_and_the_worker_goes_on():
     rows = out.to_pylist()
     assert rows[0][D.REASON] == "extract:timeout" and rows[0][D.REASON_VALUE] == 0.3
     assert rows[1][D.REASON] is None and ZH[0] in rows[1][D.TEXT]
+
+
+# ---- genres: forums, comment sections, product pages, table-layout pages ------------------------------
+MENU = ["首页", "新闻中心", "政务公开", "办事服务", "互动交流", "专题专栏", "图片新闻", "视频新闻", "联系我们", "网站地图", "领导信箱", "在线访谈"]
+POSTS = [
+    ("老王", "请教各位：家里的老式燃气热水器冬天出水忽冷忽热，已经换过一次水阀，还是老样子，是不是该整机换掉了？"),
+    ("小李", "我家以前也这样，后来发现是进水压力不够，楼上楼下同时用水的时候就会忽冷忽热，装了一个增压泵以后好多了。"),
+    ("阿芳", "先看看是不是水气联动阀里的膜片老化了，这个零件很便宜，师傅上门换一下几十块钱，不一定要整机换。"),
+    ("老王", "谢谢两位！今天请师傅来看了，果然是膜片裂了，换完以后温度稳定多了，下次再有问题还来请教大家。"),
+]
+COMMENTS = [
+    "这家店的牛肉面汤头很浓，面是现拉的，很有嚼劲，就是中午排队的人太多，建议错峰去。",
+    "去过三次了，每次都点招牌牛肉面加一份小菜，价格实惠，老板人也很热情，会主动问要不要加辣。",
+    "味道一般，牛肉片切得太薄，不过环境干净，服务员上菜很快，适合赶时间的上班族。",
+    "周末带孩子去吃的，店里专门有儿童餐具，孩子很喜欢他们家的酸梅汤，下次还会再来。",
+    "面的分量很足，男生一碗也能吃饱，汤可以免费续，性价比在附近算是很高的了。",
+]
+
+def menu_list():
+    return "<ul class='nav'>" + "".join(f"<li><a href='/m{i}'>{m}</a></li>" for i, m in enumerate(MENU)) + "</ul>"
+
+def forum_thread():
+    posts = "".join(
+        f"<div class='post' id='post{i}'><div class='author'><a href='/u/{i}'>{who}</a> 发表于 2024-01-0{i+1}</div>"
+        f"<div class='post-body'>{text}</div><div class='post-actions'><a href='#r'>回复</a> <a href='#j'>举报</a></div></div>"
+        for i, (who, text) in enumerate(POSTS))
+    return ("<html><head><title>热水器忽冷忽热怎么办 - 家电论坛</title></head><body>"
+            f"<div id='header'>{menu_list()}</div><div id='thread'><h1>热水器忽冷忽热怎么办</h1>{posts}</div>"
+            "<div id='footer'>Copyright 2024 家电论坛 京ICP备12345678号</div></body></html>")
+
+def comment_page():
+    items = "".join(f"<li class='comment'><span class='user'><a href='/u{i}'>用户{i}</a></span><p>{c}</p><span class='time'>3天前</span></li>" for i, c in enumerate(COMMENTS))
+    return ("<html><head><title>兰州牛肉面（人民路店）的评价</title></head><body>"
+            f"<div class='top'>{menu_list()}</div><h1>兰州牛肉面（人民路店）网友点评</h1>"
+            f"<div class='comments'><ol>{items}</ol></div><div class='footer'>关于我们 | 联系我们 | 隐私政策</div></body></html>")
+
+PRODUCT = ["这款不锈钢保温杯采用双层真空结构，装入开水后十二小时仍能保持六十度以上，适合上班和出行携带。",
+           "杯盖内置硅胶密封圈，倒置摇晃不漏水；杯口宽大，可以直接放入冰块，清洗也很方便。"]
+SPECS = [("容量", "500毫升"), ("材质", "304不锈钢"), ("重量", "约300克"), ("颜色", "雾霾蓝、象牙白、曜石黑")]
+
+def product_page():
+    specs = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in SPECS)
+    desc = "".join(f"<p>{p}</p>" for p in PRODUCT)
+    return ("<html><head><title>真空保温杯 500ml - 某某商城</title></head><body>"
+            f"<div class='header'>{menu_list()}<a href='/cart'>购物车</a></div>"
+            "<div class='product'><h1>真空保温杯 500ml</h1><div class='price'>￥89.00</div>"
+            "<button>加入购物车</button><button>立即购买</button>"
+            f"<div class='description'><h2>商品介绍</h2>{desc}</div><table class='specs'>{specs}</table></div>"
+            "<div class='footer'>客服热线 400-000-0000 | 营业执照</div></body></html>")
+
+ARTICLE = ["本报讯 今年以来，市卫生局组织开展了冬春季传染病防控专项行动，重点加强了学校、托幼机构和养老院等人员密集场所的监测工作。",
+           "据介绍，全市共设立流感监测哨点医院十二家，每周汇总分析门诊病例数据，一旦发现聚集性疫情，将在二十四小时内完成现场调查和处置。",
+           "卫生部门提醒市民，冬季是呼吸道传染病高发季节，应注意室内通风，勤洗手，出现发热咳嗽等症状时及时就医，避免带病上班上学。"]
+
+def table_layout_page():
+    navrows = "".join(f"<tr><td><a href='/c{i}'>{MENU[i]}</a></td><td><a href='/c{i+1}'>{MENU[i+1]}</a></td></tr>" for i in range(0, len(MENU), 2))
+    body = "".join(f"<p>{p}</p>" for p in ARTICLE)
+    return ("<html><head><title>市卫生局开展传染病防控行动</title></head><body>"
+            "<table width='980'><tr><td width='180' valign='top'>"
+            f"<table class='nav'>{navrows}</table></td>"
+            f"<td valign='top'><table><tr><td><b>市卫生局开展传染病防控行动</b></td></tr><tr><td>{body}</td></tr></table></td></tr>"
+            "<tr><td colspan='2'>版权所有 市卫生局</td></tr></table></body></html>")
+
+
+
+def extract_text(html: str, **params) -> tuple[str, dict]:
+    out, stage = run_stage({D.TEXT: [""], "content": [html.encode("utf-8")], "charset": ["utf-8"]}, **params)
+    return out[D.TEXT].to_pylist()[0], stage.summary()
+
+
+def test_forum_thread_keeps_every_post_and_no_menu():
+    text, _ = extract_text(forum_thread())
+    assert all(post in text for _, post in POSTS)
+    assert not any(label in text for label in MENU)
+
+
+def test_comment_section_page_keeps_the_comments_once():
+    text, summary = extract_text(comment_page())
+    assert all(text.count(c) == 1 for c in COMMENTS)  # trafilatura's defaults alone emit each comment twice
+    assert "隐私政策" not in text and "网站地图" not in text
+    assert summary["text_from"] == {"default": 1}  # precision alone kept only the heading
+    precise, _ = extract_text(comment_page(), decide=False)
+    assert not any(c in precise for c in COMMENTS)
+
+
+def test_product_page_keeps_description_and_specifications():
+    text, _ = extract_text(product_page())
+    assert all(p in text for p in PRODUCT)
+    assert all(k in text and v in text for k, v in SPECS)
+    assert "购物车" not in text and "客服热线" not in text
+
+
+def test_table_layout_page_drops_the_navigation_table():
+    text, _ = extract_text(table_layout_page())
+    assert all(p in text for p in ARTICLE)
+    assert not any(label in text for label in MENU)
+    before, _ = extract_text(table_layout_page(), drop_navigation_tables=False)
+    assert all(label in before for label in MENU)  # trafilatura keeps it with include_tables
+
+
+def test_navigation_table_rule_keeps_tables_of_headlines_and_of_data():
+    from lxml import html as lxml_html
+
+    from jinglian.stages.extract.navigation import drop_navigation_tables
+
+    headlines = [f"<tr><td><a href='/n{i}'>{p[:24]}</a></td></tr>" for i, p in enumerate(ARTICLE + COMMENTS)]
+    data = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in SPECS)
+    menu = "".join(f"<tr><td><a href='/m{i}'>{m}</a></td></tr>" for i, m in enumerate(MENU))
+    tree = lxml_html.fromstring(f"<html><body><table id='h'>{''.join(headlines)}</table><table id='d'>{data}</table><table id='m'>{menu}</table></body></html>")
+    assert drop_navigation_tables(tree) == 1
+    assert [t.get("id") for t in tree.iter("table")] == ["h", "d"]
+
+
+def test_per_page_verdict_rules():
+    from jinglian.stages.extract.decide import DEFAULT, PRECISION, SHORT, drop_repeated_lines, pick_short, verdict
+
+    posts = "\n".join(p for _, p in POSTS)
+    assert verdict(POSTS[0][1], posts) == PRECISION  # part of the estimate, over a quarter of it
+    assert verdict(POSTS[0][1][:20], posts * 2) == SHORT  # a fragment of what the page holds
+    assert verdict("", posts) == SHORT
+    assert verdict(posts + "\n" + "\n".join(MENU * 3), posts) == DEFAULT  # much text the estimate leaves out
+    assert verdict(posts, "") == DEFAULT and verdict("", "") == SHORT  # no second opinion
+    assert pick_short("短", posts) == (posts, "resiliparse")  # the defaults are short too: the estimate
+    assert pick_short(posts, posts) == (posts, "default")
+    assert drop_repeated_lines("第一行内容足够长了吧\n第一行内容足够长了吧\n短\n短") == "第一行内容足够长了吧\n短\n短"
