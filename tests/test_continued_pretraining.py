@@ -131,19 +131,30 @@ def test_resize_keeps_base_rows_and_starts_new_rows_from_their_pieces(world, tmp
     assert checked == info["added_pieces"] > 50
 
 
-def test_mean_rows_start_from_a_lower_chinese_loss_than_random_or_zero(world, tmp_path):
+def test_rows_from_pieces_start_from_a_lower_chinese_loss_than_random_or_zero(world, tmp_path):
     ext = spm.SentencePieceProcessor(model_file=world["ext_path"])
     batch = _windows(_encode_stream(ext, world["held_out"]))
     new_share = float((batch >= world["info"]["base_vocab_size"]).float().mean())
     losses = {}
-    for init in ("mean", "random", "zero"):
+    for init in ("mean", "edges", "random", "zero"):
         model = _warm_model(_config(world, tmp_path, new_rows=init))
         with torch.no_grad():
             losses[init] = float(F.cross_entropy(model(batch[:, :-1]).flatten(0, 1), batch[:, 1:].flatten()))
     print(f"held-out Chinese, {batch[:, 1:].numel()} tokens ({new_share:.0%} of them added pieces): "
           + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()) + " nats/token")
     assert new_share > 0.3
-    assert losses["mean"] < losses["random"] and losses["mean"] < losses["zero"]
+    for init in ("mean", "edges"):
+        assert losses[init] < losses["random"] and losses[init] < losses["zero"], init
+
+
+def test_edges_rows_read_as_the_last_piece_and_predict_as_the_first(world, tmp_path):
+    model = _warm_model(_config(world, tmp_path, new_rows="edges"))
+    base, plan = world["model"], plan_extension(world["ext_path"], world["hf"])
+    multi = [i for i, parts in plan.parts.items() if len(parts) > 1]
+    assert len(multi) > 50
+    for i in multi:
+        assert torch.equal(model.tok_embeddings.weight[i], base.tok_embeddings.weight[plan.parts[i][-1]])
+        assert torch.equal(model.output.weight[i], base.output.weight[plan.parts[i][0]])
 
 
 def test_extension_checks(world, tmp_path):

@@ -29,7 +29,7 @@ class ModelConfig:
     n_heads: int | None = None
     n_kv_heads: int | None = None
     # Continued pretraining: {hf: DIR} or {checkpoint: CKPT}, optionally tokenizer: EXTENDED.model
-    # (rows for its added pieces are grown) and new_rows: mean | random | zero (how they start).
+    # (rows for its added pieces are grown) and new_rows: mean | edges | random | zero (how they start).
     # The model's shape then comes from the checkpoint, not from the preset.
     init_from: dict | None = None
 
@@ -146,8 +146,8 @@ class PretrainConfig:
             raise ValueError(f"model.init_from: unknown keys {unknown}; allowed: {sorted(INIT_FROM_KEYS)}")
         if bool(init.get("hf")) == bool(init.get("checkpoint")):
             raise ValueError("model.init_from: give exactly one of hf (a Hugging Face directory) or checkpoint")
-        if init.get("new_rows", "mean") not in ("mean", "random", "zero"):
-            raise ValueError(f"model.init_from.new_rows: {init['new_rows']!r} is not one of mean, random, zero")
+        if init.get("new_rows", "mean") not in ("mean", "edges", "random", "zero"):
+            raise ValueError(f"model.init_from.new_rows: {init['new_rows']!r} is not one of mean, edges, random, zero")
         shaped = [k for k in ("vocab_size", "tokenizer", "tie_embeddings", "n_layers", "dim", "n_heads", "n_kv_heads")
                   if getattr(m, k) is not None]
         if shaped:

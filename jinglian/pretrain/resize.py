@@ -19,7 +19,7 @@ import torch
 
 from jinglian.tokenizers.model import CONTROL, UNUSED, file_sha256, load_proto, processor, read_sidecar, sidecar_path
 
-NEW_ROW_INITS = ("mean", "random", "zero")
+NEW_ROW_INITS = ("mean", "edges", "random", "zero")
 SPACE = "▁"
 
 
@@ -86,9 +86,12 @@ def plan_extension(extended: str, model_dir: str | None = None) -> VocabExtensio
 
 
 def grow_rows(weight: torch.Tensor, rows: int, plan: VocabExtension | None, init: str = "mean",
-              std: float = 0.02, seed: int = 0) -> torch.Tensor:
+              std: float = 0.02, seed: int = 0, role: str = "tied") -> torch.Tensor:
     """``weight`` (vocab, dim) grown to ``rows``: base rows kept, each added piece's row from
-    ``init``, every other new row zero."""
+    ``init``, every other new row zero. ``role`` (``input``, ``output`` or ``tied``) matters to
+    ``edges`` only: an input row copies the piece's last base piece (what the model has just read
+    when the piece ends), an output row its first (what the model predicts where the piece
+    starts); a tied row takes the mean."""
     if init not in NEW_ROW_INITS:
         raise ValueError(f"new row init {init!r}: choose from {NEW_ROW_INITS}")
     if rows < weight.shape[0]:
@@ -104,7 +107,10 @@ def grow_rows(weight: torch.Tensor, rows: int, plan: VocabExtension | None, init
     # Rows the base model had for ids its tokenizer never produced, and now pieces take: fresh too.
     out[plan.base_size : plan.size] = 0
     new_ids = sorted(plan.parts)
-    if init == "mean":
+    if init == "edges" and role != "tied":
+        for i in new_ids:
+            out[i] = weight[plan.parts[i][-1 if role == "input" else 0]]
+    elif init in ("mean", "edges"):
         for i in new_ids:
             out[i] = weight[plan.parts[i]].float().mean(0).to(weight.dtype)
     elif init == "random" and new_ids:

@@ -44,8 +44,9 @@ class WarmStart:
         for name in param_names(self.source.args):
             weight = self.source.tensor(name)
             if name in _VOCAB_ROWS:
+                role = "tied" if self.args.tie_embeddings else "input" if name == "tok_embeddings.weight" else "output"
                 weight = grow_rows(weight, self.args.vocab_size, self.extension, self.new_rows,
-                                   std=self.args.init_std, seed=self.seed)
+                                   std=self.args.init_std, seed=self.seed, role=role)
             params[name].copy_(weight)
 
 
