@@ -232,3 +232,19 @@ def test_a_resumed_run_ends_what_a_killed_run_left_when_its_watchdog_died_too(tm
         finally:
             kill_session(driver.pid)
         assert all(p.is_running() for p in bystanders), "a process of another Ray instance was killed"
+
+
+@pytest.mark.parametrize("engine", ["--ray", "--no-ray"])
+def test_a_setup_that_fails_on_the_workers_is_one_line(small_job, tmp_path, engine):
+    """What the cheap check lets through (fastText's magic number, then a format version it cannot read) still
+    stops the run in one line, from the workers' setup()."""
+    from jinglian.stages.fasttext_file import FASTTEXT_MAGIC
+
+    damaged = tmp_path / "lid.176.ftz"
+    damaged.write_bytes(FASTTEXT_MAGIC.to_bytes(4, "little") + (99).to_bytes(4, "little") + b"\x01" * 100)
+    job = small_job([{"normalize": {}}, {"langid": {"model_path": str(damaged)}}])
+    result = subprocess.run([*CLI, job, engine, "--workers", "1"], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "stage langid: setup failed" in lines[0], result.stderr

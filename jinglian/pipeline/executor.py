@@ -61,6 +61,11 @@ def run_job(job: Job, options: RunOptions) -> dict:
         watchdog = SessionWatchdog(lock.since)
         try:
             return _run_claimed(job, options)
+        except Exception as exc:
+            setup_error = _stage_setup_error(exc)
+            if setup_error is None:
+                raise
+            raise JobError(f"{job.file}: {setup_error}") from None
         finally:
             watchdog.finish()
     finally:
@@ -107,6 +112,20 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         for site in sites:
             site.close()
         ray_session.stop()
+
+
+def _stage_setup_error(exc: BaseException):
+    """The StageSetupError behind ``exc``, also when it arrives wrapped by Ray (``RayTaskError.cause``)."""
+    from jinglian.stages.base import StageSetupError
+
+    for _ in range(20):
+        if exc is None:
+            return None
+        cause = getattr(exc, "cause", None)  # Ray's wrapper is also an instance of the cause's class
+        if isinstance(exc, StageSetupError) and not isinstance(cause, BaseException):
+            return exc
+        exc = cause if isinstance(cause, BaseException) else exc.__cause__
+    return None
 
 
 def _layout(job: Job) -> list[list[str]]:

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from jinglian import documents as D
 from jinglian.pipeline.atomic import write_json_atomic
 from jinglian.pipeline.sink import PartitionFile
-from jinglian.stages.base import RunContext, StageCounts, apply_stage
+from jinglian.stages.base import RunContext, StageCounts, StageSetupError, apply_stage
 from jinglian.stages.ingest import ReadError, reader
 
 # Fields a reader may set that become typed columns; anything else goes to `metadata` (JSON).
@@ -244,7 +244,10 @@ class SegmentRunner:
     def run(self, task: PartitionTask) -> dict:
         if not self._ready:
             for stage in self.stages:
-                stage.setup()
+                try:
+                    stage.setup()
+                except Exception as exc:  # the run cannot go on: the driver reports it in one line
+                    raise StageSetupError(f"stage {stage.name}: setup failed: {type(exc).__name__}: {exc}") from exc
             self._ready = True
         start = time.perf_counter()
         counts = [StageCounts() for _ in self.stages]

@@ -109,6 +109,10 @@ class Stage:
         return {}
 
 
+class StageSetupError(RuntimeError):
+    """A stage's ``setup()`` failed on a worker: no partition can run, so the run stops with this message."""
+
+
 class BarrierStage(Stage):
     def prepare(self, rows: "TableSet", ops: "DataOps") -> dict:
         """Global phase over every row that reached this stage; returns statistics.
