@@ -111,6 +111,9 @@ def test_overwrite_replaces_only_the_runs_own_files(project):
     (out / "notes.txt").write_text("my notes about this run")
     (out / "analysis").mkdir()
     (out / "analysis" / "plot.py").write_text("print(1)")
+    for leftover in ("tokens/train/web_00000.bin", "README.md", "report/langs.png", "_logs/ray.log", "warc/a.warc.gz"):
+        (out / leftover).parent.mkdir(parents=True, exist_ok=True)  # what the old run's other stages wrote
+        (out / leftover).write_text("old run")
     write_job(project / "job2.yaml", name="safety2", output="build/out",
               input=[{"path": "data/a.jsonl", "format": "jsonl"}], stages=[{"normalize": {"form": "NFKC"}}])
     refused = assert_refused(jinglian_run("job2.yaml", "--no-ray", cwd=project), "different job")
@@ -119,6 +122,8 @@ def test_overwrite_replaces_only_the_runs_own_files(project):
     assert result.returncode == 0, result.stderr
     assert (out / "notes.txt").read_text() == "my notes about this run"
     assert (out / "analysis" / "plot.py").read_text() == "print(1)"
+    assert sorted(os.listdir(out)) == sorted(["notes.txt", "analysis", LOCK_FILE, RUN_MARKER, "_parts", "docs",
+                                              "rejected", "errors", "stats.json"])  # the old run's other entries gone
     stats = json.loads((out / "stats.json").read_text())
     assert stats["totals"]["read"] == 20  # only job2's input: job1's 40 documents are gone
     assert len(os.listdir(out / "_parts")) == 1
