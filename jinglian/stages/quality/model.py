@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from jinglian.stages.quality import train_process
 from jinglian.stages.quality.features import MAX_CHARS, features
 
 HQ, LQ = "__label__hq", "__label__lq"
@@ -31,8 +32,7 @@ class TrainConfig:
     bucket: int = 500_000
     valid_fraction: float = 0.2  # held out for precision/recall/F1
     # repeat the smaller class's training texts until both classes weigh about the same (fastText has no
-    # sample weights). Off by default: on the genre set (6,300 clean / 770 junk texts) fastText diverged
-    # (NaN) with the junk repeated ~8 times, at every learning rate tried down to 0.0125
+    # sample weights). Off by default: not measured to help on the genre benchmark yet
     balance: bool = False
     max_chars: int = MAX_CHARS
     seed: int = 0
@@ -153,13 +153,16 @@ def train(positives: list[str], negatives: list[str], config: TrainConfig | None
         for text, is_hq in train_rows:
             f.write(f"{HQ if is_hq else LQ} {featurize(text, config.max_chars)}\n")
         path = f.name
+    model_path = f"{path}.bin"
     try:
-        ft = fasttext.train_supervised(input=path, epoch=config.epoch, lr=config.lr, dim=config.dim,
-                                       wordNgrams=config.word_ngrams, minn=config.minn, maxn=config.maxn,
-                                       bucket=config.bucket, loss="softmax", thread=1, seed=config.seed,
-                                       verbose=0)
+        train_process.run(path, model_path, dict(
+            epoch=config.epoch, lr=config.lr, dim=config.dim, wordNgrams=config.word_ngrams, minn=config.minn,
+            maxn=config.maxn, bucket=config.bucket, loss="softmax", thread=1, seed=config.seed, verbose=0))
+        ft = fasttext.load_model(model_path)
     finally:
-        os.unlink(path)
+        for p in (path, model_path):
+            if os.path.exists(p):
+                os.unlink(p)
     model = QualityModel(ft, config.max_chars, featurize)
     if not valid_rows:
         return model, None
