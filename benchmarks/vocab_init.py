@@ -41,6 +41,7 @@ from jinglian.tokenizers.model import save_proto  # noqa: E402
 from jinglian.tokenizers.train import TrainConfig, train_proto  # noqa: E402
 
 SEQ = 128
+ROLE_INITS = ("mean", "edges", "zero")  # edges: last base piece for input rows, first for head rows
 
 
 def load_texts(data: Path, held_out: int) -> tuple[list[str], list[str], list[str]]:
@@ -93,6 +94,7 @@ def main() -> None:
     ap.add_argument("--base-chars", type=int, default=700, help="Chinese characters the base tokenizer knows (LLaMA: about 700)")
     ap.add_argument("--added", type=int, default=2000, help="Chinese pieces the extension appends")
     ap.add_argument("--held-out", type=int, default=300, help="Wikipedia paragraphs kept for evaluation")
+    ap.add_argument("--mixed-roles", action="store_true", help="also every (input rows, head rows) pair of mean / edges / zero")
     ap.add_argument("--cache", help="directory to keep the trained base model in (reused when present)")
     opts = ap.parse_args()
     torch.set_num_threads(1)
@@ -153,6 +155,19 @@ def main() -> None:
     for init in ("mean", "edges"):
         print(f"{init}: {results['random'][0] - results[init][0]:+.3f} nats/token below random, "
               f"{results['zero'][0] - results[init][0]:+.3f} below zero")
+    if opts.mixed_roles:
+        print("\nnats/token with the input rows and the head rows started differently:")
+        print(f"{'input / head':<14}" + "".join(f"{h:>10}" for h in ROLE_INITS))
+        for inp in ROLE_INITS:
+            cells = []
+            for head in ROLE_INITS:
+                grown = Transformer(replace(args, vocab_size=rows)).eval()
+                state = dict(model.state_dict())
+                state["tok_embeddings.weight"] = grow_rows(state["tok_embeddings.weight"], rows, plan, inp, role="input")
+                state["output.weight"] = grow_rows(state["output.weight"], rows, plan, head, role="output")
+                grown.load_state_dict(state)
+                cells.append(loss_on(grown, ext_tokens)[0])
+            print(f"{inp:<14}" + "".join(f"{c:>10.3f}" for c in cells), flush=True)
     print(f"[{time.perf_counter() - start:.0f} s total]")
 
 

@@ -159,7 +159,9 @@ def test_edges_rows_read_as_the_last_piece_and_predict_as_the_first(world, tmp_p
 
 def test_extension_checks(world, tmp_path):
     plan = plan_extension(world["ext_path"], world["hf"])
-    assert plan.base_tokenizer.endswith("tokenizer.model")  # found in the model directory by its hash
+    assert plan.base_tokenizer == f"{world['hf']}/tokenizer.model"  # found in the model directory by its hash
+    hf.import_hf(world["hf"], tmp_path / "ckpt")  # the converted checkpoint carries the base tokenizer
+    assert plan_extension(world["ext_path"], str(tmp_path / "ckpt")).base_tokenizer == f"{tmp_path / 'ckpt'}/tokenizer.model"
     with pytest.raises(VocabularyError, match="no sidecar"):
         plan_extension(world["base_path"])
     other = tmp_path / "other.model"  # an extension of a different base is refused

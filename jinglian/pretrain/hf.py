@@ -334,6 +334,10 @@ def import_hf(hf_dir: str | Path, output: str | Path) -> ModelArgs:
     with _single_process():
         dcp.save(state, storage_writer=writer, planner=_lazy_planner(source), no_dist=True)
     write_model_json(output, source.args, source.config)
+    if (source.path / "tokenizer.model").is_file():  # the base tokenizer travels with the weights
+        import shutil
+
+        shutil.copyfile(source.path / "tokenizer.model", output / "tokenizer.model")
     return source.args
 
 

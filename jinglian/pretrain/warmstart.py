@@ -53,7 +53,9 @@ class WarmStart:
 def prepare(cfg: PretrainConfig) -> WarmStart:
     init = cfg.model.init_from
     source = open_checkpoint(init["hf"] if init.get("hf") else init["checkpoint"])
-    extension = plan_extension(init["tokenizer"], init.get("hf")) if init.get("tokenizer") else None
+    # The base tokenizer is looked for in the model's directory (import_hf copies it along) first.
+    model_dir = init.get("hf") or init.get("checkpoint")
+    extension = plan_extension(init["tokenizer"], model_dir) if init.get("tokenizer") else None
     size = max(source.args.vocab_size, extension.size if extension else 0)
     multiple = cfg.model.pad_vocab_to * cfg.parallel.tp
     args = replace(source.args, vocab_size=multiple * math.ceil(size / multiple), max_seq_len=cfg.data.seq_len)
