@@ -12,7 +12,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a curation job (YAML) on Ray")
     p.add_argument("job", help="job file, e.g. jobs/demo.yaml")
     p.add_argument("--output", help="output directory (overrides the job's `output`)")
-    p.add_argument("--address", help="Ray cluster to attach to (e.g. 'auto'); default: $RAY_ADDRESS or start Ray in-process")
+    p.add_argument("--address", help="Ray cluster to attach to (e.g. 'auto'), whatever the job's size; "
+                   "default: $RAY_ADDRESS, else Ray started in this process (small jobs: no Ray)")
     p.add_argument("--workers", type=int, help="workers per stage segment (default: the cluster's CPUs)")
     p.add_argument("--overwrite", action="store_true", help="replace the run in the output directory (only a jinglian run, only its own files)")
     engine = p.add_mutually_exclusive_group()
