@@ -101,8 +101,6 @@ def cross_fit(data: Data, k: int, out=print) -> tuple[Scores, Scores, float, flo
     clean = Scores(np.zeros(len(data.clean)), np.zeros(len(data.clean)))
     junk = Scores(np.zeros(len(data.junk)), np.zeros(len(data.junk)))
     classifier_s = lm_s = 0.0
-    # every fold's classifier first, then every fold's language model: in one process, a fastText training
-    # after a language model was trained raised "Encountered NaN" once, on a set it trains on alone
     for f in range(k):
         positives = data.reference + [r["text"] for r, g in zip(data.clean, fc) if g != f]
         negatives = data.generated_junk + [r["text"] for r, g in zip(data.junk, fj) if g != f]
@@ -216,23 +214,28 @@ def run(bench_dir: Path | str | None = None, out=print, folds_k: int = 5, thresh
     long_genres = [g for g in genres if g in summary["genres"]]
     kinds = sorted(summary["junk"])
 
-    def weakest(q_ok_clean, q_ok_junk):
-        keep = min(float((filter_ok_clean & q_ok_clean)[np.array([r["genre"] == g for r in data.clean]) & ~short]
-                         .mean()) for g in long_genres)
-        reject = min(float(1 - (filter_ok_junk & q_ok_junk)[np.array([r["kind"] == k for r in data.junk])].mean())
-                     for k in kinds)
-        return keep, reject
+    long_masks = [np.array([r["genre"] == g for r in data.clean]) & ~short for g in long_genres]
+    kind_masks = [np.array([r["kind"] == k for r in data.junk]) for k in kinds]
 
-    out("\n### Threshold sweep (filter + classifier): weakest genre's keep rate, weakest junk kind's reject rate")
+    def weakest(q_ok_clean, q_ok_junk):
+        alone = min(float(q_ok_clean[m].mean()) for m in long_masks)
+        keep = min(float((filter_ok_clean & q_ok_clean)[m].mean()) for m in long_masks)
+        reject = min(float(1 - (filter_ok_junk & q_ok_junk)[m].mean()) for m in kind_masks)
+        reject_alone = min(float(1 - q_ok_junk[m].mean()) for m in kind_masks)
+        return alone, keep, reject_alone, reject
+
+    out("\n### Threshold sweep: weakest genre's keep rate (documents >= 200 chars), weakest junk kind's reject rate")
     rows, summary["sweep"] = [], {}
     for t in THRESHOLDS:
-        keep, reject = weakest(clean.quality >= t, junk.quality >= t)
-        summary["sweep"][t] = {"weakest_genre_kept": keep, "weakest_junk_rejected": reject}
-        rows.append([f"classifier >= {t}", keep, reject])
+        figures = weakest(clean.quality >= t, junk.quality >= t)
+        summary["sweep"][t] = dict(zip(("weakest_genre_kept_by_classifier", "weakest_genre_kept",
+                                        "weakest_junk_rejected_by_classifier", "weakest_junk_rejected"), figures))
+        rows.append([f"classifier >= {t}", *figures])
     for p in MAX_PERPLEXITIES:
-        keep, reject = weakest(q_clean & (clean.perplexity <= p), q_junk & (junk.perplexity <= p))
-        rows.append([f"classifier >= {threshold} and perplexity <= {p}", keep, reject])
-    _table(out, ["rule", "weakest genre kept (>= 200 chars)", "weakest junk kind rejected"], rows)
+        rows.append([f"classifier >= {threshold} and perplexity <= {p}",
+                     *weakest(q_clean & (clean.perplexity <= p), q_junk & (junk.perplexity <= p))])
+    _table(out, ["rule", "genre kept: rule alone", "genre kept: filter + rule", "junk rejected: rule alone",
+                 "junk rejected: filter + rule"], rows)
 
     texts = [r["text"] for r in data.clean]
     chars = sum(len(t) for t in texts) / len(texts)
