@@ -212,11 +212,12 @@ def unique_chars(s: TextStats, t: Thresholds) -> Verdict:
 
 
 def stop_words(s: TextStats, t: Thresholds) -> Verdict:
-    return at_least("stop_words", s.distinct_units(CHINESE_STOP_WORDS), t.min_stop_words)
+    """Distinct stop words (Gopher's rule); FineWeb-2's Chinese stop words are single characters."""
+    return at_least("stop_words", sum(1 for n in s.char_counts(CHINESE_STOP_WORDS) if n), t.min_stop_words)
 
 
 def stopword_ratio(s: TextStats, t: Thresholds) -> Verdict:
-    ratio = sum(s.unit_counts[w] for w in CHINESE_STOP_WORDS) / max(1, s.cjk_count)
+    ratio = sum(s.char_counts(CHINESE_STOP_WORDS)) / max(1, s.cjk_count)
     return at_least("stopword_ratio", ratio, t.min_stopword_ratio)
 
 

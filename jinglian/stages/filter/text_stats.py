@@ -140,11 +140,9 @@ class TextStats:
     def is_cjk(self) -> bool:
         """The script of the document, tables and code included: a Chinese page whose text is mostly layout
         tables is still Chinese (judged by the Chinese rules, not by English word counts of what is left)."""
-        if self.source is self.text or not self.alpha_count:
-            ratio = self.cjk_letter_ratio if self.alpha_count else _cjk_letter_ratio(self.source)
-        else:
-            ratio = max(self.cjk_letter_ratio, _cjk_letter_ratio(self.source))
-        return ratio >= self.cjk_threshold
+        if self.alpha_count and self.cjk_letter_ratio >= self.cjk_threshold:
+            return True
+        return self.source is not self.text and _cjk_letter_ratio(self.source) >= self.cjk_threshold
 
     @cached_property
     def han_ratio(self) -> float:
@@ -209,6 +207,11 @@ class TextStats:
                 sub.text = kept  # already prose: no second pass over code blocks and tables
                 cache[max_chars] = sub
         return cache[max_chars]
+
+    def char_counts(self, chars) -> list[int]:
+        """Occurrences of each single character of ``chars`` in the prose (str.count: no unit split needed;
+        for CJK text a character is a unit, so this equals the unit count)."""
+        return [self.text.count(c) for c in chars]
 
     def distinct_units(self, words) -> int:
         """How many of ``words`` occur at least once (Gopher counts distinct stop words, not occurrences)."""
