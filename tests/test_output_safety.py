@@ -186,3 +186,18 @@ def test_two_runs_started_at_once_into_one_output_never_both_write_it(tmp_path):
     print(f"\nrace: {trials} trials, {refused} second runs refused ({overlapped} while the first held the lock), "
           f"{trials - refused} resumed after the first finished; 0 tracebacks, 0 runs lost")
     assert overlapped >= 1, "no trial had both runs at once: the test did not test the lock"
+
+
+def test_the_lock_lasts_until_the_whole_command_ends(tmp_path):
+    """run_job releases its lock, but inside `jinglian run` (keep_locks) the card and pretraining still hold it."""
+    from jinglian.pipeline.output_guard import OutputLock, keep_locks
+
+    probe = [sys.executable, "-c", "import sys; from jinglian.pipeline.output_guard import OutputLock, OutputRefused\n"
+             "try:\n    OutputLock.acquire(sys.argv[1])\nexcept OutputRefused:\n    sys.exit(3)", str(tmp_path)]
+    with keep_locks():
+        lock = OutputLock.acquire(str(tmp_path))
+        assert OutputLock.acquire(str(tmp_path)) is lock  # re-entrant within the process
+        lock.release()
+        lock.release()  # what run_job does when it returns
+        assert subprocess.run(probe).returncode == 3  # still held: the card is being written
+    assert subprocess.run(probe).returncode == 0  # the command ended: free
