@@ -117,7 +117,7 @@ def main() -> None:
           f"({info['added_pieces']} Chinese pieces added) [{time.perf_counter() - start:.0f} s]")
 
     mixed = [d for pair in zip(zh_train, english * (len(zh_train) // len(english) + 1)) for d in pair]
-    cached = Path(opts.cache) / f"base-{opts.steps}-{opts.base_vocab}-{opts.base_chars}.pt" if opts.cache else None
+    cached = Path(opts.cache) / f"base-{opts.steps}-{opts.base_vocab}-{opts.base_chars}-{opts.held_out}.pt" if opts.cache else None
     if cached and cached.exists():  # the same tokenizer training is deterministic; the model is reused
         saved = torch.load(cached)
         model = Transformer(ModelArgs(**saved["args"]))
