@@ -111,3 +111,10 @@ def test_table_layout_page_keeps_its_text_cells_and_loses_its_furniture():
     assert result.text == "\n".join(["| 双击自动滚屏 |", f"|  | {ARTICLE[0]} |", f"| {ARTICLE[1]} |  |"])
     assert result.by_kind == {"navigation": 1, "navigation_cell": 1, "copyright": 1}
     assert result.lines_removed == 2
+
+
+def test_comment_counters_after_a_sentence_are_cut_and_years_in_prose_are_not():
+    novel = "\n".join([ARTICLE[0] + "37", ARTICLE[1] + "12", "他出生于1987"])
+    result = clean_text(novel)
+    assert result.text == "\n".join([ARTICLE[0], ARTICLE[1], "他出生于1987"])
+    assert result.by_kind == {"counter_tail": 2} and result.lines_removed == 0 and result.chars_removed == 4

@@ -10,7 +10,8 @@ This stage removes lines that are furniture on any page and never prose:
   in the tables of table-layout pages, furniture cells are cut from their row (counted as
   ``<kind>_cell``) and rows left with only empty cells go;
 - ``read_more``: "阅读全文", "展开全文", "read more" links (a standalone link line is cut;
-  the link text at the end of a teaser line is cut from the line, counted as ``read_more_tail``);
+  the link text at the end of a teaser line is cut from the line, counted as ``read_more_tail``),
+  and comment counters glued to a finished sentence ("……来到对面。37", ``counter_tail``);
 - ``copyright``: ICP/公安 registration numbers, "版权所有", "©", "All rights reserved" footers;
 - ``share``: share-button residue ("分享到：微信 微博 QQ空间", "转发 评论 赞");
 - ``encoding_damage``: lines garbled by a wrong decoding, when the damage is local
@@ -71,6 +72,8 @@ SHARE_TOKENS = ("一键分享", "分享到", "分享至", "分享给", "分享",
                 "twitter", "linkedin", "whatsapp", "email")
 SHARE_RE = re.compile("|".join(re.escape(t) for t in SHARE_TOKENS), re.IGNORECASE)
 FILLER_RE = re.compile(r"[\s\d\W_]+")
+# A count glued to the end of a finished sentence: the per-paragraph comment counters of novel and forum pages.
+COUNTER_TAIL_RE = re.compile(r"[。！？”」』](\d{1,4})$")
 MAX_FURNITURE_CHARS = 60  # a navigation/share/pager line is short; longer lines are prose
 MAX_LABEL_CHARS = 12  # one menu item or table cell of a layout row
 MAX_COPYRIGHT_CHARS = 160  # footers carry an address and a phone number; longer lines are prose about copyright
@@ -194,11 +197,10 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
     out: list[str] = []
     removed_lines = removed_chars = 0
 
-    def count(kind: str, chars: int, whole_line: bool) -> None:
+    def count(key: str, chars: int, whole_line: bool) -> None:
         nonlocal removed_lines, removed_chars
         removed_lines += whole_line
         removed_chars += chars
-        key = kind if whole_line else f"{kind}_cell"
         by_kind[key] = by_kind.get(key, 0) + 1
 
     for i, raw in enumerate(lines):
@@ -216,14 +218,17 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
                 count(kind, len(line), True)
             else:
                 if kind:
-                    count(kind, chars, False)
+                    count(f"{kind}_cell", chars, False)
                 out.append(row if kind else raw)
         elif kind := _furniture(line, kinds):
             count(kind, len(line), True)
+        elif "read_more" in kinds and (match := COUNTER_TAIL_RE.search(line)):
+            # a paragraph's comment counter ("……来到“对面”。37", 段评 of novel sites) is not part of the sentence
+            count("counter_tail", len(match.group(1)), False)
+            out.append(line[: match.start(1)])
         elif "read_more" in kinds and (match := READ_MORE_RE.search(line)):
             rest = line[: match.start()].rstrip(LABEL_STRIP + ".…")  # a teaser line: keep the text, cut the link
             count("read_more_tail", len(line) - len(rest), False)
-            by_kind["read_more_tail"] = by_kind.pop("read_more_tail_cell")
             out.append(rest)
         else:
             out.append(raw)
