@@ -125,6 +125,8 @@ def test_stage_trains_a_missing_model_before_the_run(corpus, tmp_path):
     stats = PerplexityStage(params, ctx).before_run()
     assert stats["trained"] and stats["texts"] == len(corpus[0]) and len(stats["ngrams"]) == 3
     assert PerplexityStage(params, ctx).before_run() == {"trained": False}
+    with pytest.raises(ValueError, match="max_perplexity"):
+        PerplexityStage(PerplexityParams(max_perplexity=0.5))
     with pytest.raises(ValueError, match="unknown train option"):
         PerplexityStage(PerplexityParams(train={"texts": ["x"], "ordr": 3}))
     with pytest.raises(FileNotFoundError, match="perplexity train"):

@@ -12,8 +12,12 @@ and scorer, built from numpy so both stay vectorised:
   ``max(c - D(c), 0) / c(context)`` and, per context, the back-off weight
   ``gamma(context)`` (Chen & Goodman's modified Kneser-Ney, three discounts per
   order estimated from count-of-counts; lower orders use continuation counts);
-* scoring looks every position of a whole batch up in one ``searchsorted`` per
-  order and builds ``p = mass_k + gamma_k * p_{k-1}`` from unigrams upward.
+* n-grams of order >= 3 seen once are pruned by default (their mass moves to the
+  back-off weight, so every distribution still sums to one): most of the table,
+  little of the score;
+* scoring looks every position of a whole batch up in each order's table (a
+  bucket index over the sorted keys) and builds ``p = mass_k + gamma_k * p_{k-1}``
+  from unigrams upward.
 
 Text is normalised as CCNet does (NFKC, lower case, every digit the same
 digit) and cut into lines; each line is padded with ``order - 1`` start symbols
