@@ -122,10 +122,11 @@ def test_resize_keeps_base_rows_and_starts_new_rows_from_their_pieces(world, tmp
         if ext.is_control(i):
             assert not model.tok_embeddings.weight[i].any()  # the extension's <reserved_N> padding
             continue
-        parts = split.encode(ext.id_to_piece(i).replace("▁", " "))
-        assert parts and all(p < n_base for p in parts)
+        parts = [p for p in split.encode(ext.id_to_piece(i).replace("▁", " ")) if not split.is_byte(p)]
+        assert all(p < n_base for p in parts)
         for name in ("tok_embeddings", "output"):
-            want = getattr(base, name).weight[parts].mean(0)
+            # A piece the base tokenizer could only spell in bytes starts at zero.
+            want = getattr(base, name).weight[parts].mean(0) if parts else torch.zeros(model.args.dim)
             torch.testing.assert_close(getattr(model, name).weight[i], want, rtol=0, atol=1e-7)
         checked += 1
     assert checked == info["added_pieces"] > 50
@@ -150,11 +151,23 @@ def test_rows_from_pieces_start_from_a_lower_chinese_loss_than_random_or_zero(wo
 def test_edges_rows_read_as_the_last_piece_and_predict_as_the_first(world, tmp_path):
     model = _warm_model(_config(world, tmp_path, new_rows="edges"))
     base, plan = world["model"], plan_extension(world["ext_path"], world["hf"])
-    multi = [i for i, parts in plan.parts.items() if len(parts) > 1]
+    multi = [i for i in plan.parts if len(plan.meaningful_parts(i)) > 1]
     assert len(multi) > 50
     for i in multi:
-        assert torch.equal(model.tok_embeddings.weight[i], base.tok_embeddings.weight[plan.parts[i][-1]])
-        assert torch.equal(model.output.weight[i], base.output.weight[plan.parts[i][0]])
+        parts = plan.meaningful_parts(i)
+        assert torch.equal(model.tok_embeddings.weight[i], base.tok_embeddings.weight[parts[-1]])
+        assert torch.equal(model.output.weight[i], base.output.weight[parts[0]])
+
+
+def test_a_character_the_base_knew_only_as_bytes_starts_at_zero():
+    from jinglian.pretrain.resize import VocabExtension, grow_rows
+
+    weight = torch.arange(12.0).reshape(6, 2) + 1
+    plan = VocabExtension(base_size=6, size=9, parts={6: [3, 4, 5], 7: [1, 2], 8: [1, 5]}, byte_ids=frozenset({3, 4, 5}))
+    grown = grow_rows(weight, 10, plan, "mean")
+    assert not grown[6].any()  # bytes only
+    assert torch.equal(grown[7], weight[[1, 2]].mean(0)) and torch.equal(grown[8], weight[1])  # bytes left out
+    assert not grown[9].any()
 
 
 def test_extension_checks(world, tmp_path):

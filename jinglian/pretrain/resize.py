@@ -5,8 +5,9 @@ embedding and output rows stay valid and only rows for the appended ids are new.
 starts as the mean of the base model's rows for the pieces the *base* tokenizer splits the new
 piece into: the model then reads "中国" roughly as it read "中" + "国" and predicts it where
 it predicted them, instead of starting from noise (``random``) or from nothing (``zero``), the
-two choices kept for comparison. Rows that no text produces (the extension's ``<reserved_N>``
-padding and the padding to the tensor-parallel multiple) are zero.
+two choices kept for comparison. Byte-fallback pieces do not count: a character the base only
+knew as UTF-8 bytes starts at zero. Rows that no text produces (the extension's
+``<reserved_N>`` padding and the padding to the tensor-parallel multiple) are zero.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from jinglian.tokenizers.model import CONTROL, UNUSED, file_sha256, load_proto, processor, read_sidecar, sidecar_path
+from jinglian.tokenizers.model import BYTE, CONTROL, UNUSED, file_sha256, load_proto, processor, read_sidecar, sidecar_path
 
 NEW_ROW_INITS = ("mean", "edges", "random", "zero")
 SPACE = "▁"
@@ -33,6 +34,12 @@ class VocabExtension:
     size: int  # the extended tokenizer's pieces
     parts: dict[int, list[int]] = field(default_factory=dict)  # new id -> the base ids its piece splits into
     base_tokenizer: str = ""
+    byte_ids: frozenset[int] = frozenset()  # the base's byte-fallback pieces
+
+    def meaningful_parts(self, new_id: int) -> list[int]:
+        """The parts whose rows stand for text: a byte-fallback piece is one UTF-8 byte shared by
+        thousands of characters, so a character the base only knew as bytes has no row of its own."""
+        return [p for p in self.parts[new_id] if p not in self.byte_ids]
 
 
 def _base_tokenizer(extended: str, info: dict, model_dir: str | None) -> str:
@@ -78,7 +85,8 @@ def plan_extension(extended: str, model_dir: str | None = None) -> VocabExtensio
         if ext.pieces[i].piece != base.pieces[i].piece or ext.pieces[i].type != base.pieces[i].type:
             raise VocabularyError(f"{extended}: id {i} is {ext.pieces[i].piece!r}, the base has {base.pieces[i].piece!r}")
     split = _splitter(base)
-    plan = VocabExtension(base_size=n_base, size=len(ext.pieces), base_tokenizer=base_path)
+    plan = VocabExtension(base_size=n_base, size=len(ext.pieces), base_tokenizer=base_path,
+                          byte_ids=frozenset(i for i, p in enumerate(base.pieces) if p.type == BYTE))
     for i in range(n_base, len(ext.pieces)):
         if ext.pieces[i].type not in (CONTROL, UNUSED):
             plan.parts[i] = split(ext.pieces[i].piece)
@@ -107,12 +115,15 @@ def grow_rows(weight: torch.Tensor, rows: int, plan: VocabExtension | None, init
     # Rows the base model had for ids its tokenizer never produced, and now pieces take: fresh too.
     out[plan.base_size : plan.size] = 0
     new_ids = sorted(plan.parts)
-    if init == "edges" and role != "tied":
+    if init in ("mean", "edges"):
         for i in new_ids:
-            out[i] = weight[plan.parts[i][-1 if role == "input" else 0]]
-    elif init in ("mean", "edges"):
-        for i in new_ids:
-            out[i] = weight[plan.parts[i]].float().mean(0).to(weight.dtype)
+            parts = plan.meaningful_parts(i)
+            if not parts:  # only bytes in the base: zero (the mean of byte rows measured worse, BENCHMARKS.md)
+                continue
+            if init == "edges" and role != "tied":
+                out[i] = weight[parts[-1 if role == "input" else 0]]
+            else:
+                out[i] = weight[parts].float().mean(0).to(weight.dtype)
     elif init == "random" and new_ids:
         gen = torch.Generator().manual_seed(seed)
         noise = torch.empty(len(new_ids), weight.shape[1]).normal_(0.0, std, generator=gen)
