@@ -184,3 +184,11 @@ def test_read_texts_rejects_bad_jsonl(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{"other": 1}\n', encoding="utf-8")
     with pytest.raises(ValueError, match="bad.jsonl:2"):
         read_texts([tmp_path / "bad.jsonl"])
+
+
+def test_training_failure_in_the_child_process_is_reported(tmp_path):
+    from jinglian.stages.quality import train_process
+
+    with pytest.raises(RuntimeError, match="fastText training failed"):
+        train_process.run(str(tmp_path / "missing.txt"), str(tmp_path / "m.bin"), {"epoch": 1})
+    assert not (tmp_path / "m.bin").exists()
