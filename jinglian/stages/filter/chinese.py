@@ -35,6 +35,8 @@ from jinglian.stages.filter.text_stats import EMOTICON_RE, HAN_RANGES, TERMINAL_
 from jinglian.stages.filter.wordlists import CHINESE_BAD_WORDS, CHINESE_STOP_WORDS, count_terms
 
 TRUNCATION = ("...", "…")
+MIN_PROSE_LINES = 3
+MAX_TITLE_CHARS = 40  # a 【】 title line of a listing page; calibrated: the dirty ChineseWebText titles have 9-30
 # Informal sentence ends of social-media Chinese: a tilde ("好有爱~"), an emoticon code ("太辛苦了[泪]").
 INFORMAL_ENDINGS = ("~", "～")
 # Truncation/navigation tails of listing pages ("… 阅读全文", "查看更多"), after trailing arrows are stripped.
@@ -152,7 +154,8 @@ def terminal_lines(s: TextStats, t: Thresholds) -> Verdict:
     never end with punctuation), list items, and short lines (an ingredient, a one-word comment, a subheading)."""
     body = [line for line in s.lines[1:] if not line.startswith("#") and len(line) > t.short_line_chars
             and not LIST_ITEM_RE.match(line)]
-    if len(s.lines) < t.min_lines_for_line_rules or not body:
+    # A share of one or two prose lines says nothing (a one-paragraph news item ending with its photo credit).
+    if len(s.lines) < t.min_lines_for_line_rules or len(body) < MIN_PROSE_LINES:
         return Verdict(True, "terminal_line_frac", 0.0)
     frac = sum(1 for line in body if _ends_utterance(line)) / len(body)
     return at_least("terminal_line_frac", frac, t.min_terminal_line_frac)
@@ -172,7 +175,10 @@ def short_lines(s: TextStats, t: Thresholds) -> Verdict:
 
 
 def bracket_lines(s: TextStats, t: Thresholds) -> Verdict:
-    return _line_rule("bracket_lines", s, t, lambda line: line.startswith("【"), t.max_bracket_lines, minimum=False)
+    """Title lines in 【】 ("【干货】二百个…"): short; a paragraph that opens with its source ("【《财经》综合报道】据…")
+    is prose."""
+    return _line_rule("bracket_lines", s, t, lambda line: line.startswith("【") and len(line) <= MAX_TITLE_CHARS,
+                      t.max_bracket_lines, minimum=False)
 
 
 def _is_read_more(line: str) -> bool:
