@@ -33,7 +33,8 @@ from typing import Any
 
 import yaml
 
-from jinglian.stages import STAGES, stage_class
+from jinglian.stages import STAGES, is_plugin_name, stage_class
+from jinglian.stages.base import Stage
 from jinglian.stages.ingest import READERS, reader
 
 TOP_LEVEL_KEYS = {
@@ -184,10 +185,16 @@ def _load_stage(entry, where: "_Where") -> StageSpec:
     if not isinstance(entry, dict) or len(entry) != 1:
         raise JobError(f"{where}: expected one stage name mapping to its parameters, e.g. '- dedup: {{}}'")
     (name, params), = entry.items()
-    if name not in STAGES:
-        raise JobError(f"{where}: unknown stage {name!r} (expected one of: {', '.join(sorted(STAGES))}){_suggest(name, STAGES)}")
+    if name not in STAGES and not is_plugin_name(name):
+        raise JobError(f"{where}: unknown stage {name!r} (expected one of: {', '.join(sorted(STAGES))}, "
+                       f"or a plugin's 'package.module:Class'){_suggest(name, STAGES)}")
     params = {} if params is None else params
-    cls = stage_class(name)
+    try:
+        cls = stage_class(name)
+    except (ImportError, AttributeError) as exc:
+        raise JobError(f"{where}: stage {name!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Stage)):
+        raise JobError(f"{where}: {name!r} is not a jinglian Stage subclass")
     built = build_dataclass(cls.Params, params, where.at(name))
     try:
         cls(built)  # stages check their parameters' values when built (cheap: models load in setup)

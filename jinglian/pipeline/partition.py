@@ -241,8 +241,13 @@ class SegmentRunner:
             self.stages.append(cls(params, context))
         self._ready = False
 
-    def run(self, task: PartitionTask) -> dict:
-        if not self._ready:
+    def run(self, task: PartitionTask, crashed: str | None = None) -> dict:
+        """Run the segment's stages over one partition and commit it.
+
+        ``crashed``: the partition killed its worker process every time it ran (a native crash, an
+        out-of-memory kill): its documents are read and failed with this message, and no stage runs.
+        """
+        if not self._ready and crashed is None:
             for stage in self.stages:
                 try:
                     stage.setup()
@@ -260,13 +265,17 @@ class SegmentRunner:
         for batch in batches:
             if task.input_format is not None:
                 summary.read_rows(batch)
-            for stage, c in zip(self.stages, counts):
-                batch = apply_stage(stage, batch, c)
+            if crashed is not None:
+                batch = D.fail(batch, D.active_mask(batch), crashed)
+            else:
+                for stage, c in zip(self.stages, counts):
+                    batch = apply_stage(stage, batch, c)
             self._write(batch, sinks, summary)
         self._commit(sinks)
         for stage, c in zip(self.stages, counts):
-            stage.partition_done(task.part)
-            c.extra = stage.summary()
+            if crashed is None:
+                stage.partition_done(task.part)
+                c.extra = stage.summary()
         result = {
             "part": task.part,
             "segment": self.plan.index,

@@ -21,5 +21,12 @@ STAGES: dict[str, str] = {
 
 
 def stage_class(name: str):
-    module, cls = STAGES[name].split(":")
+    """The class of a registered stage, or of a plugin stage named by its import path ``package.module:Class``."""
+    module, cls = STAGES.get(name, name).split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def is_plugin_name(name: str) -> bool:
+    """A stage outside the registry, named ``package.module:Class`` (importable on every worker)."""
+    module, _, cls = name.partition(":")
+    return bool(module and cls) and all(part.isidentifier() for part in (*module.split("."), cls))
