@@ -125,8 +125,12 @@ def test_resize_keeps_base_rows_and_starts_new_rows_from_their_pieces(world, tmp
         parts = [p for p in split.encode(ext.id_to_piece(i).replace("▁", " ")) if not split.is_byte(p)]
         assert all(p < n_base for p in parts)
         for name in ("tok_embeddings", "output"):
-            # A piece the base tokenizer could only spell in bytes starts at zero.
-            want = getattr(base, name).weight[parts].mean(0) if parts else torch.zeros(model.args.dim)
+            # A piece the base tokenizer could only spell in bytes: zero head row, byte-mean input row.
+            if not parts and name == "output":
+                want = torch.zeros(model.args.dim)
+            else:
+                every = split.encode(ext.id_to_piece(i).replace("▁", " "))
+                want = getattr(base, name).weight[parts or every].mean(0)
             torch.testing.assert_close(getattr(model, name).weight[i], want, rtol=0, atol=1e-7)
         checked += 1
     assert checked == info["added_pieces"] > 50
@@ -159,15 +163,18 @@ def test_edges_rows_read_as_the_last_piece_and_predict_as_the_first(world, tmp_p
         assert torch.equal(model.output.weight[i], base.output.weight[parts[0]])
 
 
-def test_a_character_the_base_knew_only_as_bytes_starts_at_zero():
+def test_a_character_the_base_knew_only_as_bytes():
     from jinglian.pretrain.resize import VocabExtension, grow_rows
 
     weight = torch.arange(12.0).reshape(6, 2) + 1
     plan = VocabExtension(base_size=6, size=9, parts={6: [3, 4, 5], 7: [1, 2], 8: [1, 5]}, byte_ids=frozenset({3, 4, 5}))
-    grown = grow_rows(weight, 10, plan, "mean")
-    assert not grown[6].any()  # bytes only
-    assert torch.equal(grown[7], weight[[1, 2]].mean(0)) and torch.equal(grown[8], weight[1])  # bytes left out
-    assert not grown[9].any()
+    head = grow_rows(weight, 10, plan, "mean", role="output")
+    assert not head[6].any()  # bytes only: no head row to borrow
+    assert torch.equal(head[7], weight[[1, 2]].mean(0)) and torch.equal(head[8], weight[1])  # bytes left out
+    assert not head[9].any()
+    embedding = grow_rows(weight, 10, plan, "mean", role="input")
+    assert torch.equal(embedding[6], weight[[3, 4, 5]].mean(0))  # never a zero input row (RMSNorm at 0)
+    assert torch.equal(embedding[8], weight[1])
 
 
 def test_extension_checks(world, tmp_path):

@@ -5,8 +5,10 @@ embedding and output rows stay valid and only rows for the appended ids are new.
 starts as the mean of the base model's rows for the pieces the *base* tokenizer splits the new
 piece into: the model then reads "中国" roughly as it read "中" + "国" and predicts it where
 it predicted them, instead of starting from noise (``random``) or from nothing (``zero``), the
-two choices kept for comparison. Byte-fallback pieces do not count: a character the base only
-knew as UTF-8 bytes starts at zero. Rows that no text produces (the extension's
+two choices kept for comparison. Byte-fallback pieces do not count while a piece has other
+parts; a character the base only knew as UTF-8 bytes gets a zero head row (a byte's head row
+predicts "some byte") and the mean of its byte rows as its input row (a zero input row would
+meet RMSNorm where its gradient is 1/sqrt(eps)). Rows that no text produces (the extension's
 ``<reserved_N>`` padding and the padding to the tensor-parallel multiple) are zero.
 """
 
@@ -118,8 +120,14 @@ def grow_rows(weight: torch.Tensor, rows: int, plan: VocabExtension | None, init
     if init in ("mean", "edges"):
         for i in new_ids:
             parts = plan.meaningful_parts(i)
-            if not parts:  # only bytes in the base: zero (the mean of byte rows measured worse, BENCHMARKS.md)
+            if not parts and role == "output":
+                # Only bytes in the base: a head row averaged from byte rows gives the piece the
+                # probability of "some byte" everywhere (measured worse than zero, BENCHMARKS.md).
                 continue
+            if not parts:
+                # An input row stays non-zero: a zero row meets RMSNorm at 0, where its gradient is
+                # 1/sqrt(eps) (gradient norms of 30-300 in the demo's first steps).
+                parts = plan.parts[i]
             if init == "edges" and role != "tied":
                 out[i] = weight[parts[-1 if role == "input" else 0]]
             else:
