@@ -193,6 +193,8 @@ def test_extension_checks(world, tmp_path):
         plan_extension(str(other), world["hf"])
     with pytest.raises(ValueError, match="exactly one of hf"):
         from_dict({"model": {"init_from": {"tokenizer": world["ext_path"]}}})
+    with pytest.raises(ValueError, match="adapt a pretrained model"):
+        from_dict({"model": {"vocab_size": 256}, "train": {"embeddings_only_steps": 5}})
     with pytest.raises(ValueError, match="shape from the checkpoint"):
         from_dict({"model": {"init_from": {"hf": world["hf"]}, "dim": 128}})
 

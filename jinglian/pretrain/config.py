@@ -137,6 +137,8 @@ class PretrainConfig:
             raise ValueError("train.steps must be >= 1")
         if self.train.embeddings_only_steps < 0:
             raise ValueError("train.embeddings_only_steps must be >= 0")
+        if (self.train.trainable != "all" or self.train.embeddings_only_steps) and m.init_from is None:
+            raise ValueError("train.trainable / embeddings_only_steps adapt a pretrained model: set model.init_from")
         return self
 
     def _validate_init_from(self) -> None:
