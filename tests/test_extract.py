@@ -205,7 +205,7 @@ def test_comment_section_page_keeps_the_comments_once():
     text, summary = extract_text(comment_page())
     assert all(text.count(c) == 1 for c in COMMENTS)  # trafilatura's defaults alone emit each comment twice
     assert "隐私政策" not in text and "网站地图" not in text
-    assert summary["text_from"] == {"default": 1}  # precision alone kept only the heading
+    assert summary["text_from"] == {"default+comments": 1}  # precision alone kept only the heading
     precise, _ = extract_text(comment_page(), decide=False)
     assert not any(c in precise for c in COMMENTS)
 
@@ -247,6 +247,8 @@ def test_per_page_verdict_rules():
     assert verdict("", posts) == SHORT
     assert verdict(posts + "\n" + "\n".join(MENU * 3), posts) == DEFAULT  # much text the estimate leaves out
     assert verdict(posts, "") == DEFAULT and verdict("", "") == SHORT  # no second opinion
-    assert pick_short("短", posts) == (posts, "resiliparse")  # the defaults are short too: the estimate
-    assert pick_short(posts, posts) == (posts, "default")
+    article = "\n".join(ARTICLE)
+    assert pick_short("短", "短", posts) == (posts, "resiliparse")  # the defaults are short too: the estimate
+    assert pick_short("标题", posts, posts) == (posts, "default+comments")  # the posts are in comment containers
+    assert pick_short(article, article + "\n" + posts * 4, article + posts * 4) == (article, "default")  # reader comments
     assert drop_repeated_lines("第一行内容足够长了吧\n第一行内容足够长了吧\n短\n短") == "第一行内容足够长了吧\n短\n短"

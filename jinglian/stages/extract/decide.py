@@ -30,6 +30,9 @@ FALLBACK_SHORT_SHARE = 0.3
 # over a tenth of the precision text lies outside resiliparse's main content: the two disagree on
 # which block is the main one, and trafilatura's balanced defaults arbitrate
 OUTSIDE_SHARE = 0.10
+# a text of at least this many tokens outside comment containers is an article in its own right
+# (reader comments below it are not main text); below it, the page is its posts (forum, comment page)
+ARTICLE_TOKENS = 100
 # the broader extractions repeat whole posts (trafilatura's defaults emit a comment block in the body
 # and again as comments; resiliparse repeats teasers): a repeated line this long is a copy, not content
 REPEATED_LINE_CHARS = 10
@@ -94,10 +97,25 @@ def drop_repeated_lines(text: str, min_chars: int = REPEATED_LINE_CHARS) -> str:
     return "\n".join(out)
 
 
-def pick_short(fallback: str, estimate: str) -> tuple[str, str]:
-    """``(text, source)`` for a ``short`` page: trafilatura's defaults, or resiliparse's text when that is far longer."""
-    n_f = sum(token_counts(fallback).values())
+def long_enough(fallback: str, estimate: str) -> bool:
+    """The fallback holds at least FALLBACK_SHORT_SHARE of the estimate's tokens (or there is no estimate)."""
     n_e = sum(token_counts(estimate).values())
-    if n_e and n_f < FALLBACK_SHORT_SHARE * n_e:
+    return not n_e or sum(token_counts(fallback).values()) >= FALLBACK_SHORT_SHARE * n_e
+
+
+def pick_short(configured: str, broadest: str, estimate: str) -> tuple[str, str]:
+    """``(text, source)`` for a ``short`` page whose configured fallback is itself short of the estimate.
+
+    ``configured``: trafilatura's defaults as the stage is set (no comments unless asked);
+    ``broadest``: the same with comments. When even the broadest text is short of the
+    estimate, trafilatura misses the content (short posts, listings): the estimate is the
+    better text. When only the comments make it long enough, the page is either an article
+    with reader comments (the configured text is a real article: keep it) or a thread whose
+    posts sit in comment containers (the configured text is a heading and a menu: the
+    posts are the content).
+    """
+    if not long_enough(broadest, estimate):
         return estimate.strip(), "resiliparse"
-    return fallback, "default"
+    if sum(token_counts(configured).values()) >= ARTICLE_TOKENS:
+        return configured, "default"
+    return broadest, "default+comments"

@@ -26,7 +26,7 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.extract.charset import decode_html
-from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, main_content_estimate, pick_short, verdict
+from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, long_enough, main_content_estimate, pick_short, verdict
 from jinglian.stages.extract.navigation import drop_navigation_tables
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
 
@@ -81,9 +81,17 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
         estimate = main_content_estimate(html)
         choice = verdict(text, estimate)
         if choice != PRECISION:
-            # trafilatura's defaults on a fresh tree (the first pass pruned this one)
-            fallback = trafilatura.extract(page, url=url) or ""
-            text, source = pick_short(fallback, estimate) if choice == SHORT else (fallback, "default")
+
+            def defaults(comments: bool) -> str:
+                # trafilatura's defaults on a fresh tree: the first pass pruned this one, and so does each call
+                fresh = deepcopy(page) if not isinstance(page, str) else page
+                return trafilatura.extract(fresh, url=url, include_comments=comments) or ""
+
+            comments = bool(options.get("include_comments"))
+            text, source = defaults(comments), "default"
+            if choice == SHORT and not long_enough(text, estimate):
+                # in comment-like containers (forum posts, reader comments), or missed by trafilatura altogether?
+                text, source = pick_short(text, text if comments else defaults(True), estimate)
             text = drop_repeated_lines(text)
     if doc is None and not text:
         return None
