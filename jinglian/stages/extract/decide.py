@@ -6,8 +6,9 @@ comment-like or link-dense containers it prunes), sometimes all of it. A second,
 independent opinion of how much main text the page holds tells those pages
 apart cheaply: resiliparse's main-content text (C++, a few milliseconds a page,
 under a tenth of a trafilatura pass). Only when the two disagree does trafilatura
-run a second time, with its defaults (balanced, recall escalation, comments as
-posts), which is the broad extraction the issue's baseline is.
+run again with its defaults (balanced, recall escalation), comments as the stage
+is configured; a page that is short even then gets one more pass with comments to
+tell a thread of posts from an article with reader comments (``pick_short``).
 
 The thresholds are ratios of token counts, chosen on the even-hash half of the
 genre benchmark pages (``benchmarks/genres_extract.py``) and checked on the
