@@ -252,3 +252,17 @@ def test_per_page_verdict_rules():
     assert pick_short("标题", posts, posts) == (posts, "default+comments")  # the posts are in comment containers
     assert pick_short(article, article + "\n" + posts * 4, article + posts * 4) == (article, "default")  # reader comments
     assert drop_repeated_lines("第一行内容足够长了吧\n第一行内容足够长了吧\n短\n短") == "第一行内容足够长了吧\n短\n短"
+
+
+def test_article_with_reader_comments_keeps_the_article_only():
+    comments = "".join(f"<div class='comment'><a href='/u{i}'>网友{i}</a><p>{c}</p></div>" for i, c in enumerate(COMMENTS))
+    html = (
+        "<html><head><title>市卫生局开展传染病防控行动</title></head><body>"
+        f"<div class='nav'>{menu_list()}</div><article><h1>市卫生局开展传染病防控行动</h1>"
+        + "".join(f"<p>{p}</p>" for p in ARTICLE)
+        + f"</article><div id='comments'><h3>网友评论</h3>{comments}</div></body></html>"
+    )
+    text, _ = extract_text(html)
+    assert all(p in text for p in ARTICLE)
+    assert not any(c in text for c in COMMENTS)
+    assert "网站地图" not in text
