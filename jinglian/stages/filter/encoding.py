@@ -127,7 +127,8 @@ def damaged_lines(lines: list[str], limits: LineLimits = LineLimits()) -> set[in
 class Thresholds:
     # Widespread damage: at least ``min_damage_sites`` sites and more than ``max_sites_per_1k`` per 1,000
     # characters. Calibrated on the shared halves: mis-decoded SogouCA news (zh-junk) 3-58 sites, 4.2-57 per 1k;
-    # clean genres, zh-laws and zh-wiki at most 2.2 per 1k (a long essay with private-use glyphs).
+    # clean genres, zh-laws and zh-wiki: documents with 2 or more sites have at most 0.9 per 1k (long essays with
+    # runs of private-use glyphs).
     min_damage_sites: int = 3
     max_sites_per_1k: float = 3.0
     # Whole-document mis-decoding (GBK read as Big5 and the reverse): share of rare Han characters. Clean genres'
