@@ -42,7 +42,7 @@ def test_valid_job_loads(data):
     "broken, message",
     [
         (VALID.replace("normalize: {form: NFKC}", "normalise: {}"),
-         "job.yaml: stages[0]: unknown stage 'normalise' (expected one of: {stages}); did you mean 'normalize'?"),
+         "job.yaml: stages[0]: unknown stage 'normalise' (expected one of: {stages}, or a plugin's 'package.module:Class'); did you mean 'normalize'?"),
         (VALID.replace("form: NFKC", "from: NFKC"),
          "job.yaml: stages[0].normalize.from: unknown parameter (expected one of: form, max_blank_lines, min_chars); did you mean 'form'?"),
         (VALID.replace("form: NFKC", "min_chars: many"),
