@@ -79,6 +79,8 @@ def make_random_llama(path: str, tokenizer: str, seed: int = 0) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    _quiet_transformers()
+
     sp = sentencepiece.SentencePieceProcessor(model_file=tokenizer)
     config = LlamaConfig(vocab_size=sp.get_piece_size(), hidden_size=64, intermediate_size=176, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
@@ -98,6 +100,8 @@ def export_and_generate(checkpoints: str, extended: str, export_dir: str, prompt
     from .checkpoint import latest
     from .hf import export_hf
 
+    _quiet_transformers()
+
     ckpt = latest(checkpoints)
     shutil.rmtree(export_dir, ignore_errors=True)
     export_hf(ckpt, export_dir, tokenizer=extended)
@@ -110,3 +114,13 @@ def export_and_generate(checkpoints: str, extended: str, export_dir: str, prompt
     print(f"pretrain: exported {ckpt.name} -> {os.path.abspath(export_dir)} (transformers LlamaForCausalLM + tokenizer)")
     print(f"pretrain: generated with transformers from {prompt!r}: {sp.decode(new)!r} ({len(new)} tokens)")
     return export_dir
+
+
+def _quiet_transformers() -> None:
+    """The run's console shows our lines; transformers' and the Hub's progress bars would interleave with them."""
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
