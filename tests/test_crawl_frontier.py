@@ -169,10 +169,12 @@ def test_claims_are_atomic_batches_with_takeover_by_a_redo(tmp_path):
 
 def test_schedule_spaces_starts_per_host(tmp_path):
     frontier = Frontier(str(tmp_path))
+    start = time.time()
     waits = [frontier.reserve("h:1", 0.5) for _ in range(3)]
-    assert waits[0] == pytest.approx(0, abs=0.05)
-    assert waits[1] == pytest.approx(0.5, abs=0.05) and waits[2] == pytest.approx(1.0, abs=0.05)
-    assert frontier.reserve("other:1", 0.5) == pytest.approx(0, abs=0.05)
+    elapsed = time.time() - start  # however long a loaded machine took between the calls
+    assert 0 <= waits[0] <= 1e-9
+    assert 0.5 - elapsed <= waits[1] <= 0.5 and 1.0 - elapsed <= waits[2] <= 1.0
+    assert frontier.reserve("other:1", 0.5) <= 1e-9
 
 
 def test_crawl_stage_directly_still_dedups(tmp_path, web):
