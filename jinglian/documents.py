@@ -82,6 +82,13 @@ def reject(table: pa.Table, mask, reason, value=None, duplicate_of=None) -> pa.T
     return table
 
 
+def set_column(table: pa.Table, name: str, column) -> pa.Table:
+    """``table`` with column ``name`` replaced by ``column``, or appended when it has none."""
+    if name in table.column_names:
+        return table.set_column(table.schema.get_field_index(name), name, column)
+    return table.append_column(name, column)
+
+
 def fail(table: pa.Table, mask, message) -> pa.Table:
     """Mark rows where ``mask`` is true as failed with an error message."""
     mask = np.asarray(mask, dtype=bool) & active_mask(table)

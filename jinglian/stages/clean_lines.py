@@ -256,13 +256,10 @@ class CleanLinesStage(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch[D.TEXT].to_pylist()
         results = [clean_text(t, self.params) for t in texts]
-        out = batch.set_column(batch.schema.get_field_index(D.TEXT), D.TEXT,
-                               pa.array([r.text for r in results], pa.string()))
+        out = D.set_column(batch, D.TEXT, pa.array([r.text for r in results], pa.string()))
         for name, values in (("lines_removed", [r.lines_removed for r in results]),
                              ("chars_removed", [r.chars_removed for r in results])):
-            col = pa.array(values, pa.int32())
-            out = (out.set_column(out.schema.get_field_index(name), name, col) if name in out.column_names
-                   else out.append_column(name, col))
+            out = D.set_column(out, name, pa.array(values, pa.int32()))
         for r in results:
             if r.chars_removed:
                 self._totals["docs_changed"] += 1

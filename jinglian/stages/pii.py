@@ -278,11 +278,8 @@ class PiiStage(Stage):
             texts.append(new)
             per_doc.append(sum(counts.values()))
             self._counts.update(counts)
-        batch = batch.set_column(batch.schema.get_field_index(D.TEXT), D.TEXT, pa.array(texts, pa.string()))
-        column = pa.array(np.asarray(per_doc, dtype=np.int32))
-        if "pii_replacements" in batch.column_names:
-            return batch.set_column(batch.schema.get_field_index("pii_replacements"), "pii_replacements", column)
-        return batch.append_column("pii_replacements", column)
+        batch = D.set_column(batch, D.TEXT, pa.array(texts, pa.string()))
+        return D.set_column(batch, "pii_replacements", pa.array(np.asarray(per_doc, dtype=np.int32)))
 
     def summary(self) -> dict:
         """Replacements per type since the last call (the executor sums these reports)."""

@@ -269,11 +269,7 @@ class CrawlStage(Stage):
         types = {"content": pa.binary(), "http_status": pa.int32(), "crawl_depth": pa.int32()}
         out = batch
         for name, values_ in columns.items():
-            col = pa.array(values_, types.get(name, pa.string()))
-            if name in out.column_names:
-                out = out.set_column(out.schema.get_field_index(name), name, col)
-            else:
-                out = out.append_column(name, col)
+            out = D.set_column(out, name, pa.array(values_, types.get(name, pa.string())))
         out = D.with_verdict_columns(out)
         for reason in sorted({r for r in reasons if r}):
             mask = np.array([r == reason for r in reasons])

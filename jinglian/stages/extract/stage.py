@@ -183,11 +183,11 @@ class ExtractStage(Stage):
                     self._sources[result["source"]] = self._sources.get(result["source"], 0) + 1
             if len(texts[i]) < self.params.min_chars:
                 reasons[i], values[i] = "extract:no_text", float(len(texts[i]))
-        out = _set(batch, D.TEXT, pa.array([t or "" for t in texts], pa.string()))
+        out = D.set_column(batch, D.TEXT, pa.array([t or "" for t in texts], pa.string()))
         for name, col in (("title", titles), ("date", dates), ("url", urls), ("html_charset", used)):
-            out = _set(out, name, pa.array(col, pa.string()))
+            out = D.set_column(out, name, pa.array(col, pa.string()))
         if not self.params.keep_content:
-            out = _set(out, "content", pa.nulls(n, out["content"].type))
+            out = D.set_column(out, "content", pa.nulls(n, out["content"].type))
         out = D.with_verdict_columns(out)
         for reason in sorted({r for r in reasons if r}):
             mask = np.array([r == reason for r in reasons])
@@ -201,9 +201,3 @@ class ExtractStage(Stage):
         out = {"charset_from": dict(getattr(self, "_charsets", {})), "text_from": dict(getattr(self, "_sources", {}))}
         self._charsets, self._sources = {}, {}
         return out
-
-
-def _set(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.schema.get_field_index(name), name, column)
-    return table.append_column(name, column)

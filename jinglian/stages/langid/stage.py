@@ -76,11 +76,7 @@ class LangIdStage(Stage):
             ("lang_score", scores, pa.float64()),
             ("cjk_ratio", [cjk_ratio(t or "") for t in texts], pa.float64()),
         ):
-            col = pa.array(values, typ)
-            if name in out.column_names:
-                out = out.set_column(out.schema.get_field_index(name), name, col)
-            else:
-                out = out.append_column(name, col)
+            out = D.set_column(out, name, pa.array(values, typ))
         out = D.with_verdict_columns(out)
         if self.params.allow:
             allowed = set(self.params.allow)

@@ -83,10 +83,7 @@ class PerplexityStage(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         ppl = self._model.perplexity(batch[D.TEXT].to_pylist())
         column = pa.array(ppl, pa.float64())
-        if COLUMN in batch.column_names:
-            batch = batch.set_column(batch.schema.get_field_index(COLUMN), COLUMN, column)
-        else:
-            batch = batch.append_column(COLUMN, column)
+        batch = D.set_column(batch, COLUMN, column)
         if self.params.max_perplexity is None:
             return batch
         return D.reject(batch, ppl > self.params.max_perplexity, REASON, ppl)

@@ -98,8 +98,5 @@ class QualityStage(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         scores = self._model.score(batch[D.TEXT].to_pylist())
         column = pa.array(scores, pa.float64())
-        if SCORE in batch.column_names:
-            batch = batch.set_column(batch.schema.get_field_index(SCORE), SCORE, column)
-        else:
-            batch = batch.append_column(SCORE, column)
+        batch = D.set_column(batch, SCORE, column)
         return D.reject(batch, scores < self.params.threshold, "quality:below_threshold", scores)
