@@ -386,3 +386,17 @@ def test_card_build_command(basic_run, tmp_path, capsys):
     assert f"]({rel})" in card.content  # plots linked relative to where the card is
     assert main(["card", "build", str(tmp_path)]) == 2
     assert "no stats.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["docs", "rejected"])
+def test_damaged_part_file_is_one_line_naming_it(basic_run, tmp_path, capsys, kind):
+    run = str(tmp_path / "run")
+    shutil.copytree(basic_run, run)
+    part = sorted(glob.glob(os.path.join(run, kind, "**", "*.parquet"), recursive=True))[0]
+    with open(part, "r+b") as f:  # keep the size, break the footer
+        f.seek(-12, os.SEEK_END)
+        f.write(b"\0" * 12)
+    assert main(["card", "build", run, "--output", str(tmp_path / "README.md"), "--ascii-labels"]) == 2
+    err = capsys.readouterr().err
+    assert os.path.basename(part) in err and "not a readable Parquet file" in err
+    assert "Traceback" not in err

@@ -14,6 +14,7 @@ a ``quality_score`` column, rejected rows carrying ``duplicate_of``, a stage's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import importlib
@@ -25,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -105,8 +107,11 @@ def load_run(path: str, max_docs: int = 200_000) -> RunData:
         manifest=_read_json(manifest_path) if os.path.isfile(manifest_path) else None,
         tokenizer=_tokenizer(os.path.join(path, "tokenizer")),
     )
-    _measure_kept(data, max_docs)
-    _measure_rejected(data)
+    try:
+        _measure_kept(data, max_docs)
+        _measure_rejected(data)
+    except _UnreadablePart as exc:
+        raise RunDirError(str(exc)) from None
     return data
 
 
@@ -205,18 +210,43 @@ def _part_files(path: str, kind: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, kind, "*.parquet")))
 
 
+class _UnreadablePart(Exception):
+    pass
+
+
+def _read(file: str, wanted) -> pa.Table:
+    with _named_if_damaged(file):
+        pf = pq.ParquetFile(file)
+        return pf.read(columns=[c for c in wanted if c in pf.schema_arrow.names])
+
+
+def _batches(file: str, wanted):
+    with _named_if_damaged(file):
+        pf = pq.ParquetFile(file)
+        columns = [c for c in wanted if c in pf.schema_arrow.names]
+        yield from pf.iter_batches(columns=columns, batch_size=8192)
+
+
+@contextlib.contextmanager
+def _named_if_damaged(file: str):
+    """A damaged part file is one error naming it, not a traceback."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        raise _UnreadablePart(f"{file}: not a readable Parquet file ({exc}); re-run the job to rewrite it") from None
+
+
 def _measure_kept(data: RunData, max_docs: int) -> None:
     lengths: dict[str, list] = {}
     quality = []
     for file in _part_files(data.path, "docs"):
         if data.sampled_docs >= max_docs:
             break
-        pf = pq.ParquetFile(file)
-        columns = [c for c in (D.TEXT, LANG, QUALITY) if c in pf.schema_arrow.names]
-        for batch in pf.iter_batches(columns=columns, batch_size=8192):
+        for batch in _batches(file, (D.TEXT, LANG, QUALITY)):
             batch = batch.slice(0, max_docs - data.sampled_docs)
             data.sampled_docs += batch.num_rows
             n = np.asarray(pc.utf8_length(batch.column(D.TEXT)).to_numpy(zero_copy_only=False))
+            columns = batch.schema.names
             langs = batch.column(LANG).to_pylist() if LANG in columns else [UNKNOWN_LANG] * len(n)
             for lang in set(langs):
                 sel = np.fromiter((l == lang for l in langs), bool, len(langs))
@@ -240,10 +270,8 @@ def _measure_rejected(data: RunData) -> None:
     clusters: Counter = Counter()  # kept document id -> duplicates removed in its favour
     quality: dict[str, list] = {}
     for file in _part_files(data.path, "rejected"):
-        pf = pq.ParquetFile(file)
-        names = pf.schema_arrow.names
-        columns = [c for c in (D.REASON, D.SOURCE, D.DUPLICATE_OF, QUALITY) if c in names]
-        table = pf.read(columns=columns)
+        table = _read(file, (D.REASON, D.SOURCE, D.DUPLICATE_OF, QUALITY))
+        columns = table.column_names
         reasons = table.column(D.REASON).to_pylist()
         sources = table.column(D.SOURCE).to_pylist() if D.SOURCE in columns else [""] * len(reasons)
         for reason, source in zip(reasons, sources):
