@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import glob
 import hashlib
 import json
 import os
@@ -53,6 +52,8 @@ class PretrainAfterRun:
     # "random" (the demo: a small random LLaMA for the run's base tokenizer). None: from scratch.
     continue_from: str | None = None
 INPUT_KEYS = {"path": str, "format": str, "source": str, "generate": str}
+# Remote inputs and Common Crawl paths lists (jinglian.stages.ingest.sources; README "Remote inputs")
+REMOTE_INPUT_KEYS = {"paths_list": str, "prefix": str, "skip": int, "limit": int, "storage_options": dict}
 
 
 class JobError(ValueError):
@@ -64,15 +65,17 @@ class InputSpec:
     path: str  # a path, directory or glob; relative paths are relative to the working directory
     format: str
     source: str
-    options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)  # the reader's options (storage_options among them)
     generate: str | None = None
+    paths_list: str | None = None  # a list of files (Common Crawl's warc.paths.gz); then path is the list
+    prefix: str = ""
+    skip: int = 0
+    limit: int | None = None
 
     def files(self) -> list[str]:
-        if any(ch in self.path for ch in "*?["):
-            return sorted(p for p in glob.glob(self.path, recursive=True) if os.path.isfile(p))
-        if os.path.isdir(self.path):
-            return sorted(os.path.join(self.path, f) for f in os.listdir(self.path) if not f.startswith("."))
-        return [self.path] if os.path.exists(self.path) else []
+        from jinglian.stages.ingest.sources import input_files
+
+        return input_files(self)
 
 
 @dataclass
@@ -152,15 +155,17 @@ def load_job(path: str, output: str | None = None) -> Job:
 def _load_input(entry, where: "_Where") -> InputSpec:
     if not isinstance(entry, dict):
         raise JobError(f"{where}: expected a mapping with 'path' and 'format', got {type(entry).__name__}")
-    for key in ("path", "format"):
-        if key not in entry:
-            raise JobError(f"{where}: missing required field '{key}'")
+    if "format" not in entry or ("path" in entry) == ("paths_list" in entry):
+        raise JobError(f"{where}: expected 'format' and either 'path' or 'paths_list'")
+    for key in ("prefix", "skip", "limit"):
+        if key in entry and "paths_list" not in entry:
+            raise JobError(f"{where}.{key}: only with 'paths_list'")
     fmt = entry["format"]
     if fmt not in READERS:
         raise JobError(f"{where}.format: unknown format {fmt!r} (expected one of: {', '.join(sorted(READERS))}){_suggest(fmt, READERS)}")
     option_types = dict(getattr(reader(fmt), "options", {}))
-    _check_keys(entry, {**INPUT_KEYS, **option_types}, where, "input entry")
-    for key, typ in {**INPUT_KEYS, **option_types}.items():
+    _check_keys(entry, {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}, where, "input entry")
+    for key, typ in {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}.items():
         if key in entry:
             check_value(entry[key], typ, where.at(key))
     from jinglian.demo.inputs import GENERATORS
@@ -168,14 +173,23 @@ def _load_input(entry, where: "_Where") -> InputSpec:
     if entry.get("generate") not in (None, *GENERATORS):
         raise JobError(f"{where}.generate: unknown generator {entry['generate']!r} (expected one of: {', '.join(GENERATORS)})")
     spec = InputSpec(
-        path=entry["path"],
+        path=entry.get("path") or entry["paths_list"],
         format=fmt,
         source=entry.get("source", fmt),
-        options={k: v for k, v in entry.items() if k in option_types},
+        options={k: v for k, v in entry.items() if k in option_types or k == "storage_options"},
         generate=entry.get("generate"),
+        paths_list=entry.get("paths_list"),
+        prefix=entry.get("prefix", ""),
+        skip=entry.get("skip", 0),
+        limit=entry.get("limit"),
     )
-    if not spec.generate and not spec.files():
-        raise JobError(f"{where}.path: no input file matches {entry['path']!r}")
+    try:
+        if not spec.generate and not spec.files():
+            raise JobError(f"{where}.path: no input file matches {entry['path']!r}")
+    except ValueError as exc:  # a paths list or remote listing that fails, or credentials in storage_options
+        if isinstance(exc, JobError):
+            raise
+        raise JobError(f"{where}: {exc}") from None
     return spec
 
 

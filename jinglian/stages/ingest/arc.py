@@ -107,7 +107,7 @@ def _overrun(number: int, length: int, inner: int) -> ReadError:
 
 def read_arc(path: str, options: dict):
     max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
-    for item in archive_records(path, iter_arc_records, max_bytes):
+    for item in archive_records(path, iter_arc_records, max_bytes, options.get("storage_options")):
         if isinstance(item, ReadError):
             yield item
             continue

@@ -10,13 +10,17 @@ from __future__ import annotations
 import glob
 import os
 
+from jinglian.core.filesystem import expand, is_remote
 from jinglian.stages.ingest import ReadError
 from jinglian.stages.ingest.compression import read_capped
 
 SUFFIXES = (".html", ".htm", ".html.gz", ".htm.gz", ".xhtml")
 
 
-def html_files(path: str) -> list[str]:
+def html_files(path: str, storage_options: dict | None = None) -> list[str]:
+    if is_remote(path):  # a remote glob or directory (not descended into), or one file
+        found = expand(path, storage_options)
+        return found if found == [path] else sorted(f for f in found if f.lower().endswith(SUFFIXES))
     if os.path.isdir(path):
         found = [os.path.join(root, f) for root, _, files in os.walk(path) for f in files]
     elif glob.has_magic(path):
@@ -30,9 +34,10 @@ def read_html(path: str, options: dict):
     """options: ``max_bytes`` per file (default 16 MiB), ``base_url`` (url = base_url + file name)."""
     max_bytes = int(options.get("max_bytes", 16 << 20))
     base_url = options.get("base_url")
-    for file in html_files(path):
+    storage_options = options.get("storage_options")
+    for file in html_files(path, storage_options):
         name = os.fsencode(os.path.basename(file)).decode("utf-8", "backslashreplace")  # undecodable bytes shown, not fatal
-        data, why = read_capped(file, max_bytes)
+        data, why = read_capped(file, max_bytes, storage_options)
         if why:
             yield ReadError(why)  # names the file
             continue

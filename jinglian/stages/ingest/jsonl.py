@@ -10,7 +10,8 @@ from jinglian.stages.ingest.compression import UNREADABLE, LineTooLong, iter_lin
 
 def read_jsonl(path: str, options: dict):
     text_field = options.get("text_field", "text")
-    lines = iter_lines(path, max_line_bytes=options.get("max_line_bytes", 64 << 20))
+    lines = iter_lines(path, max_line_bytes=options.get("max_line_bytes", 64 << 20),
+                       storage_options=options.get("storage_options"))
     number = 0
     while True:
         try:

@@ -6,13 +6,14 @@ import os
 
 import pyarrow.parquet as pq
 
+from jinglian.core.filesystem import is_remote, open_seekable
 from jinglian.stages.ingest import ReadError
 
 
 def read_parquet(path: str, options: dict):
     text_field = options.get("text_field", "text")
     try:
-        file = pq.ParquetFile(path)
+        file = pq.ParquetFile(open_seekable(path, options.get("storage_options")) if is_remote(path) else path)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not fatal
         yield ReadError(f"{os.path.basename(path)}: not a readable Parquet file: {type(exc).__name__}: {exc}")
         return

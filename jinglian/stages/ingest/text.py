@@ -8,7 +8,7 @@ from jinglian.stages.ingest.compression import read_capped
 
 def read_text(path: str, options: dict):
     max_bytes = int(options.get("max_bytes", 64 << 20))
-    data, why = read_capped(path, max_bytes)
+    data, why = read_capped(path, max_bytes, options.get("storage_options"))
     if why:
         yield ReadError(why)
         return

@@ -13,7 +13,7 @@ from jinglian.stages.ingest.compression import UNREADABLE, iter_lines, unreadabl
 
 def read_urls(path: str, options: dict):
     try:
-        for raw in iter_lines(path):
+        for raw in iter_lines(path, storage_options=options.get("storage_options")):
             line = raw.decode("utf-8", errors="replace").strip()
             if line and not line.startswith("#"):
                 yield {"url": line, "text": ""}

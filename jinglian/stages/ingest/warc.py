@@ -25,6 +25,7 @@ import json
 import re
 import zlib
 
+from jinglian.core.filesystem import open_input
 from jinglian.stages.ingest import ReadError
 from jinglian.stages.ingest.compression import UNREADABLE, open_binary, unreadable
 from jinglian.stages.ingest.warc_http import TooLarge, decode_payload, mime_and_charset, parse_headers, parse_http_response
@@ -115,8 +116,8 @@ class GzipMembers(io.RawIOBase):
 
     MAGIC = b"\x1f\x8b\x08"
 
-    def __init__(self, path: str):
-        self._f = open(path, "rb")
+    def __init__(self, path: str, storage_options: dict | None = None):
+        self._f = open_input(path, storage_options)
         self._z = zlib.decompressobj(31)
         self._pending = b""
         self._carry = b""  # raw bytes to decode before reading more of the file
@@ -183,9 +184,9 @@ class GzipMembers(io.RawIOBase):
         super().close()
 
 
-def open_archive(path: str):
-    """A binary stream of an archive file: gzip decoded leniently, other compressions via open_binary."""
-    return GzipMembers(path) if path.endswith(".gz") else open_binary(path)
+def open_archive(path: str, storage_options: dict | None = None):
+    """A binary stream of an archive file (local or remote): gzip decoded leniently, other compressions via open_binary."""
+    return GzipMembers(path, storage_options) if path.endswith(".gz") else open_binary(path, storage_options)
 
 
 def iter_warc_records(stream, max_bytes: int = DEFAULT_MAX_BYTES):
@@ -329,10 +330,10 @@ def _clean_uri(uri: str | None) -> str | None:
     return uri or None
 
 
-def archive_records(path: str, parse, max_bytes: int):
+def archive_records(path: str, parse, max_bytes: int, storage_options: dict | None = None):
     """``parse``'s records of a file, with a damaged compressed stream reported as a final ReadError."""
     try:
-        with open_archive(path) as raw:
+        with open_archive(path, storage_options) as raw:
             yield from parse(raw, max_bytes)
             for damage in getattr(raw, "damaged", ()):
                 yield ReadError(damage)
@@ -357,10 +358,10 @@ def warc_metadata(headers: dict) -> dict:
     return out
 
 
-def _documents(path: str, types: set[str], max_bytes: int):
+def _documents(path: str, types: set[str], max_bytes: int, storage_options: dict | None = None):
     """``(headers, block, doc)`` for records of the given WARC types (doc: metadata + the record id as id),
     and the read errors as they come."""
-    for item in archive_records(path, iter_warc_records, max_bytes):
+    for item in archive_records(path, iter_warc_records, max_bytes, storage_options):
         if isinstance(item, ReadError):
             yield item
             continue
@@ -381,7 +382,7 @@ def read_warc(path: str, options: dict):
     """
     types = set(options.get("record_types", ["response", "resource"]))
     max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
-    for item in _documents(path, types, max_bytes):
+    for item in _documents(path, types, max_bytes, options.get("storage_options")):
         if isinstance(item, ReadError):
             yield item
             continue
@@ -414,7 +415,7 @@ def _with_payload(headers: dict, block: bytes, doc: dict, max_bytes: int) -> dic
 def read_wet(path: str, options: dict):
     """Documents from WET ``conversion`` records (already plain UTF-8 text)."""
     max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))
-    for item in _documents(path, {"conversion"}, max_bytes):
+    for item in _documents(path, {"conversion"}, max_bytes, options.get("storage_options")):
         if isinstance(item, ReadError):
             yield item
             continue

@@ -1,0 +1,1 @@
+"""What every package of jinglian stands on; imports no Ray."""
