@@ -23,6 +23,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from jinglian.core.filesystem import is_remote
 from jinglian.pipeline.job import JobError
 from jinglian.pipeline.progress import Console
 
@@ -47,6 +48,9 @@ def estimated_input_bytes(tasks) -> int:
     total = 0
     for task in tasks:
         path = task.source_path
+        if is_remote(path):  # not asked for (a crawl slice is thousands of requests); such files are rarely small
+            total += IN_PROCESS_BELOW_BYTES
+            continue
         try:
             size = os.path.getsize(path)
         except OSError:
