@@ -104,6 +104,8 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
             ]
             results = _run_segment(job, plan, seg_tasks, options, console)
             part_results.extend(results)
+        for index, finished in _after_run(job, log).items():
+            barrier_stats[index] = {**barrier_stats.get(index, {}), **finished}
         stats = build_stats(job, segments, part_results, barrier_stats, wall_s=time.time() - start)
         write_json_atomic(os.path.join(job.output, "stats.json"), stats, indent=2)
         sweep_temporaries(job.output)
@@ -211,6 +213,23 @@ def _before_run(job: Job, log) -> dict[int, dict]:
     return reports
 
 
+def _after_run(job: Job, log) -> dict[int, dict]:
+    """Call every stage's ``after_run`` that does something; {stage index: its statistics}."""
+    reports = {}
+    for index, spec in enumerate(job.stages):
+        if spec.cls.after_run is Stage.after_run:
+            continue
+        start = time.perf_counter()
+        try:
+            stats = dict(_driver_stage(job, index).after_run() or {})
+        except (OSError, ValueError) as exc:  # e.g. blend weights naming a source no document had
+            raise JobError(f"{job.file}: stage {spec.name}: {exc}") from exc
+        stats["wall_s"] = round(time.perf_counter() - start, 3)
+        log(f"  [{spec.name}] finished after the run in {stats['wall_s']} s")
+        reports[index] = stats
+    return reports
+
+
 def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, console: Console) -> dict:
     log = console.line
     spec = job.stages[index]
@@ -249,7 +268,7 @@ def _run_segment(job: Job, plan: SegmentPlan, tasks: list[PartitionTask], option
     progress = SegmentProgress(console, label, names, [t.part for t in tasks], done, **_progress_totals(tasks))
     try:
         if todo:
-            results_iter = _ray_results(plan, todo, options) if options.use_ray else _local_results(plan, todo)
+            results_iter = _ray_results(plan, todo, options, console.line) if options.use_ray else _local_results(plan, todo)
             for result in results_iter:
                 progress.update(result)
                 done.append(result)
@@ -279,6 +298,6 @@ def _stage_cls(name: str):
     return stage_class(name)
 
 
-def _ray_results(plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions):
+def _ray_results(plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions, log):
     cpus = max([_stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
-    yield from run_on_actor_pool(plan, tasks, cpus, options.workers)
+    yield from run_on_actor_pool(plan, tasks, cpus, options.workers, log)
