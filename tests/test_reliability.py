@@ -99,9 +99,10 @@ def test_workers_killed_in_dedup_shuffle_and_tokenize_lose_nothing(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "jinglian.cli", "run", job, "--output", str(killed_dir),
                                  "--address", gcs], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, env={**os.environ, "RAY_AUTH_MODE": "token"})
-        # RayOps tasks run as `ray::_call`: kill one during dedup's shuffles, then one while tokenizing.
+        # RayOps tasks run as `ray::_call`: kill one during dedup's shuffles; then a segment actor once
+        # tokenize has committed a first partition (it tokenizes in the segment after dedup's barrier).
         kill_worker_when("_call", lambda: (work / "stage-dedup" / "ops").is_dir(), proc)
-        kill_worker_when("_call", lambda: (work / "stage-tokenize" / "ops").is_dir(), proc)
+        kill_worker_when("SegmentWorker", lambda: (work / "stage-tokenize" / "parts").is_dir(), proc)
         out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out[-3000:]
     assert snapshot(killed_dir) == snapshot(tmp_path / "clean")

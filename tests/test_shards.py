@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import os
@@ -15,8 +16,8 @@ import pytest
 
 from jinglian import documents as D
 from jinglian.cli import main as cli_main
-from jinglian.pipeline.dataops import LocalOps, TableSet
-from jinglian.stages.base import RunContext
+from jinglian.pipeline.dataops import TableSet
+from jinglian.stages.base import RunContext, StageCounts, apply_stage
 from jinglian.stages.tokenize import indexed
 from jinglian.stages.tokenize.stage import NUM_TOKENS, TokenizeParams, TokenizeStage, is_valid
 
@@ -167,13 +168,24 @@ def corpus(seed=0, parts=2, per_part=60):
     return out
 
 
-def run_prepare(tmp_path, rows, **params):
+def run_stage(tmp_path, rows, batch_rows=16, **params):
+    """Drive the stage as a worker does: every partition's rows in batches through ``apply_stage``
+    (rejected rows pass by), ``partition_done`` once a partition is in, then ``after_run`` on the driver."""
     out = tmp_path / "out"
     ctx = RunContext(output_dir=str(out), work_dir=str(out / "_work" / "stage-tokenize"))
     stage = TokenizeStage(TokenizeParams(**params), ctx)
     stage.setup()
-    stats = stage.prepare(rows, LocalOps(str(tmp_path / "ops")))
-    return stage, stats, str(out / "tokens")
+    outputs = []
+    for p in range(len(rows)):
+        table = rows.read(p)
+        counts = StageCounts()
+        done = [apply_stage(stage, table.slice(i, batch_rows), counts) for i in range(0, len(table), batch_rows)]
+        stage.partition_done(p)
+        outputs.append(pa.concat_tables(done, promote_options="permissive"))
+    summary = stage.summary()
+    stats = TokenizeStage(TokenizeParams(**params), ctx).after_run()
+    assert (summary["docs"], summary["tokens"]) == (stats["docs"], stats["tokens"])
+    return outputs, stats, str(out / "tokens")
 
 
 def test_stage_end_to_end(tmp_path, spm_model):
@@ -183,7 +195,7 @@ def test_stage_end_to_end(tmp_path, spm_model):
     parts = corpus()
     rows = write_rows(tmp_path, parts)
     weights = {"zh-web": 0.7, "en/books": 0.3}
-    stage, stats, tokens_dir = run_prepare(
+    outputs, stats, tokens_dir = run_stage(
         tmp_path, rows, tokenizer=spm_model, shard_tokens=800, valid_ratio=0.2, weights=weights
     )
     m = json.load(open(os.path.join(tokens_dir, "manifest.json")))
@@ -228,11 +240,10 @@ def test_stage_end_to_end(tmp_path, spm_model):
     assert per_source == pytest.approx({"zh-web": 0.7, "en_books": 0.3})
     assert os.path.exists(os.path.join(tokens_dir, "blend-valid.txt"))
 
-    # process(): num_tokens per active row, in order.
-    active = D.active(rows.read(1))
-    out = stage.process(active)
-    want = [len(sp.encode(t)) + 1 for t in active[D.TEXT].to_pylist()]
-    assert out[NUM_TOKENS].to_pylist() == want
+    # num_tokens on every active row, none on the rejected one
+    for p, docs in enumerate(parts):
+        got_counts = dict(zip(outputs[p][D.ID].to_pylist(), outputs[p][NUM_TOKENS].to_pylist()))
+        assert got_counts == {d["id"]: None if d.get("reason") else len(sp.encode(d["text"])) + 1 for d in docs}
     assert cli_main(["shards", "verify", tokens_dir]) == 0
 
 
@@ -279,7 +290,7 @@ def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append
     parts[0][9]["text"] = None  # null text: just the EOD
     parts[1][4]["text"] = "表情 😀 emoji 𠮷 and é"  # 4-byte UTF-8, combining-free accents
     rows = write_rows(tmp_path, parts)
-    _, stats, tokens_dir = run_prepare(
+    _, stats, tokens_dir = run_stage(
         tmp_path, rows, tokenizer=spm_model, shard_tokens=300, valid_ratio=0.2, append_eod=append_eod, batch_size=7
     )
     want = reference_shards(sp, parts, 300, 0.2, append_eod)
@@ -294,34 +305,56 @@ def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append
     assert stats["tokens"] == sum(len(b) // 2 for b, _ in want.values())
 
 
-def test_stage_resume_skips_committed_partitions_and_redoes_broken_ones(tmp_path, spm_model):
+def test_a_redone_partition_replaces_what_its_failed_attempt_left(tmp_path, spm_model):
+    """A worker dies mid-partition (shards of it committed, no record): the partition runs again
+    and its shards come out as from a clean run; a crashed partition's leftovers leave with after_run."""
     rows = write_rows(tmp_path, corpus(parts=3, per_part=30))
-    params = dict(tokenizer=spm_model, shard_tokens=10_000, valid_ratio=0.1)
-    _, first, tokens_dir = run_prepare(tmp_path, rows, **params)
-    assert first["partitions_resumed"] == 0
-    manifest_before = open(os.path.join(tokens_dir, "manifest.json")).read()
-    train_dir = os.path.join(tokens_dir, "zh-web", "train")
-    mtimes = {p: os.stat(os.path.join(train_dir, p)).st_mtime_ns for p in os.listdir(train_dir)}
+    params = dict(tokenizer=spm_model, shard_tokens=200, valid_ratio=0.1)
+    _, clean, tokens_dir = run_stage(tmp_path / "clean", rows, **params)
+    want = {os.path.relpath(os.path.join(d, f), tokens_dir): open(os.path.join(d, f), "rb").read()
+            for d, _, files in os.walk(tokens_dir) for f in files}
 
-    _, again, _ = run_prepare(tmp_path, rows, **params)
-    assert again["partitions_resumed"] == 3
-    assert open(os.path.join(tokens_dir, "manifest.json")).read() == manifest_before
-    assert all(os.stat(os.path.join(train_dir, p)).st_mtime_ns == t for p, t in mtimes.items())
+    ctx = RunContext(output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "out" / "_work" / "stage-tokenize"))
+    dying = TokenizeStage(TokenizeParams(**params), ctx)
+    dying.setup()
+    for p in (1, 2):  # killed after writing some shards of partitions 1 and 2, before their records
+        dying.process(D.active(rows.read(p)))
+    assert glob.glob(str(tmp_path / "out" / "tokens" / "*" / "*" / "part-00002*"))
+    worker = TokenizeStage(TokenizeParams(**params), ctx)
+    worker.setup()
+    for p in (0, 1):  # partition 2 is given up (its documents failed as a crash): no record
+        worker.process(D.active(rows.read(p)))
+        worker.partition_done(p)
+    stats = TokenizeStage(TokenizeParams(**params), ctx).after_run()
+    assert not glob.glob(str(tmp_path / "out" / "tokens" / "*" / "*" / "part-00002*"))
+    got = {os.path.relpath(os.path.join(d, f), ctx.output_dir + "/tokens"): open(os.path.join(d, f), "rb").read()
+           for d, _, files in os.walk(ctx.output_dir + "/tokens") for f in files}
+    assert {k: v for k, v in got.items() if "part-00002" not in k and "/" in k} == {
+        k: v for k, v in want.items() if "part-00002" not in k and "/" in k}
+    assert stats["tokens"] < clean["tokens"] and stats["shards"] == sum("part-00002" not in k for k in want if k.endswith(".bin"))
 
-    with open(os.path.join(train_dir, "part-00001.bin"), "r+b") as f:  # a damaged shard: its partition is tokenized again
-        f.truncate(10)
-    _, repaired, _ = run_prepare(tmp_path, rows, **params)
-    assert repaired["partitions_resumed"] == 2
-    assert open(os.path.join(tokens_dir, "manifest.json")).read() == manifest_before
+    with pytest.raises(ValueError, match="other settings"):  # records of other settings never mix into a manifest
+        TokenizeStage(TokenizeParams(**{**params, "valid_ratio": 0.5}), ctx).after_run()
 
-    _, changed, _ = run_prepare(tmp_path, rows, **{**params, "valid_ratio": 0.5})  # other settings: redone
-    assert changed["partitions_resumed"] == 0
+
+def test_a_failed_write_keeps_the_partition_from_committing(tmp_path, spm_model):
+    rows = write_rows(tmp_path, corpus(parts=1, per_part=20))
+    ctx = RunContext(output_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "out" / "_work" / "stage-tokenize"))
+    stage = TokenizeStage(TokenizeParams(tokenizer=spm_model, valid_ratio=0.0), ctx)
+    stage.setup()
+    os.makedirs(tmp_path / "out" / "tokens" / "zh-web")
+    open(tmp_path / "out" / "tokens" / "zh-web" / "train", "w").close()  # a file where the shard directory goes
+    out = apply_stage(stage, rows.read(0), StageCounts())
+    assert out[D.ERROR].null_count < len(out)
+    with pytest.raises(RuntimeError, match="shards not written"):
+        stage.partition_done(0)  # the partition is not committed: the executor runs it again
+    assert not os.path.exists(tmp_path / "out" / "_work" / "stage-tokenize" / "parts" / "part-00000.json")
 
 
 def test_stage_rejects_weights_for_unknown_sources(tmp_path, spm_model):
     rows = write_rows(tmp_path, corpus(parts=1, per_part=10))
     with pytest.raises(ValueError, match="no documents: nope"):
-        run_prepare(tmp_path, rows, tokenizer=spm_model, weights={"nope": 1.0})
+        run_stage(tmp_path, rows, tokenizer=spm_model, weights={"nope": 1.0})
 
 
 def test_tokenize_in_a_job(tmp_path, spm_model):
@@ -349,7 +382,7 @@ def test_tokenize_in_a_job(tmp_path, spm_model):
 
 def test_inspect_cli(tmp_path, spm_model, capsys):
     rows = write_rows(tmp_path, corpus(parts=1, per_part=12))
-    _, _, tokens_dir = run_prepare(tmp_path, rows, tokenizer=spm_model, valid_ratio=0.0)
+    _, _, tokens_dir = run_stage(tmp_path, rows, tokenizer=spm_model, valid_ratio=0.0)
     capsys.readouterr()
     assert cli_main(["shards", "inspect", tokens_dir, "--samples", "2"]) == 0
     out = capsys.readouterr().out

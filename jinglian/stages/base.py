@@ -78,6 +78,16 @@ class Stage:
         """
         return {}
 
+    def after_run(self) -> dict:
+        """Driver-side work once every partition of every segment is committed; returns statistics.
+
+        For what needs every partition's output but no second pass over the rows (the token
+        shards' manifest, from what each partition recorded). It runs again when a resumed run
+        ends, so it must be idempotent. Statistics land in stats.json like ``before_run``'s.
+        Default: nothing to do.
+        """
+        return {}
+
     def check(self) -> None:
         """Cheap check, once on the driver before anything runs, that what ``setup()`` loads is there.
 

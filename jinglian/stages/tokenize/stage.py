@@ -1,17 +1,23 @@
 """``tokenize``: curated documents -> token ids + EOD -> Megatron shards + manifest + blend.
 
-A barrier stage. ``prepare`` runs one task per partition (in parallel with
-:class:`~jinglian.pipeline.dataops.RayOps`): the task loads the SentencePiece
-model once per worker, encodes the partition's documents in batches (with
-SentencePiece's own threads; Arrow's UTF-8 bytes in, int32 buffers out: no
-``str`` decoded per document, no Python ``int`` per token), and streams them into shard pairs
-``tokens/<source>/<split>/part-NNNNN[-k].{bin,idx}``, a new one each time
-``shard_tokens`` is reached. Each document goes to ``valid`` or ``train`` by a
-hash of its id, so the split is the same on every run. A partition whose
-record says its shards were written from the same documents with the same
-settings, and whose shards still verify, is not tokenized again (resume).
-``prepare`` then writes the manifest and blend files; ``process`` adds each
-document's ``num_tokens`` column.
+A streaming stage: each worker loads the SentencePiece model once (``setup``) and
+tokenizes the documents of the partition it is running as they pass through, in the
+same pass as the stages before it (no barrier, so no second read of the rows).
+Encoding is batched with SentencePiece's own threads (Arrow's UTF-8 bytes in, int32
+buffers out: no ``str`` decoded per document, no Python ``int`` per token). The ids
+stream into shard pairs ``tokens/<source>/<split>/part-NNNNN[-k].{bin,idx}``, a new
+one each time ``shard_tokens`` is reached; each document goes to ``valid`` or
+``train`` by a hash of its id, so the split is the same on every run. Each row gets
+its ``num_tokens``. When the partition's outputs are committed (``partition_done``)
+its last shards are closed and a record of them is written; a partition redone after
+a crash first removes what the failed attempt left. Once every partition is in,
+``after_run`` (on the driver) writes the manifest and blend files from the records.
+
+Why SentencePiece and not HF ``tokenizers`` as the encoder: on the benchmark texts
+SentencePiece's BPE costs less CPU per token, and a ``tokenizers`` BPE built from the
+same model does not reproduce its ids where pieces share a score (SentencePiece
+merges the leftmost of equal-score pairs, ``tokenizers`` the lower-ranked merge);
+``benchmarks/tokenize.py`` measures both.
 """
 
 from __future__ import annotations
@@ -22,21 +28,18 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from functools import partial
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from jinglian import documents as D
-from jinglian.pipeline.atomic import temp_path_for, write_json_atomic
-from jinglian.stages.base import BarrierStage
+from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.stages.base import Stage
 from jinglian.stages.tokenize import indexed, manifest
 
 NUM_TOKENS = "num_tokens"
 TOKENIZER_FROM_OUTPUT = "output"
-RESUMED_KEY = "jinglian.tokenize.resumed"  # map-output metadata: 1 if the partition's shards were reused
 
 
 @dataclass
@@ -55,7 +58,7 @@ class TokenizeParams:
 
 @dataclass(frozen=True)
 class ShardPlan:
-    """What a partition task needs (picklable; identical for every partition)."""
+    """What writing a partition's shards needs (identical for every partition)."""
 
     tokenizer_path: str
     tokenizer_sha256: str
@@ -74,7 +77,7 @@ class ShardPlan:
         return {k: v for k, v in asdict(self).items() if k in keep}
 
 
-class TokenizeStage(BarrierStage):
+class TokenizeStage(Stage):
     name = "tokenize"
     Params = TokenizeParams
 
@@ -86,17 +89,22 @@ class TokenizeStage(BarrierStage):
     def tokens_dir(self) -> str:
         return os.path.join(self.context.output_dir, "tokens")
 
-    def check(self) -> None:
-        # "output": a tokenizer this job trains earlier (train_tokenizer) is not there yet
-        if self.params.tokenizer != TOKENIZER_FROM_OUTPUT and not os.path.isfile(self.tokenizer_path()):
-            raise FileNotFoundError(f"tokenize: tokenizer model not found: {self.tokenizer_path()}")
+    def records_dir(self) -> str:
+        return os.path.join(self.context.work_dir, "parts")
 
-    def prepare(self, rows, ops) -> dict:
+    def check(self) -> None:
         p = self.params
         if p.shard_tokens < 1 or not 0.0 <= p.valid_ratio < 1.0 or p.batch_size < 1:
             raise ValueError("tokenize: shard_tokens and batch_size must be >= 1 and valid_ratio in [0, 1)")
         if any(w < 0 for w in p.weights.values()):
             raise ValueError(f"tokenize: weights must be >= 0, got {p.weights}")
+        # "output": a tokenizer this job trains earlier (train_tokenizer) is not there yet
+        if p.tokenizer != TOKENIZER_FROM_OUTPUT and not os.path.isfile(self.tokenizer_path()):
+            raise FileNotFoundError(f"tokenize: tokenizer model not found: {self.tokenizer_path()}")
+
+    def plan(self) -> ShardPlan:
+        self.check()
+        p = self.params
         path = self.tokenizer_path()
         if not os.path.exists(path):
             raise FileNotFoundError(f"tokenize: tokenizer model not found: {path}")
@@ -104,11 +112,11 @@ class TokenizeStage(BarrierStage):
         eod = sp.eos_id() if p.append_eod else -1
         if p.append_eod and eod < 0:
             raise ValueError(f"tokenize: {path} has no eos piece to use as EOD; set append_eod: false")
-        plan = ShardPlan(
+        return ShardPlan(
             tokenizer_path=path,
             tokenizer_sha256=sha,
             tokens_dir=self.tokens_dir(),
-            records_dir=os.path.join(self.context.work_dir, "parts"),
+            records_dir=self.records_dir(),
             dtype=indexed.dtype_for_vocab(sp.get_piece_size()).name,
             eod_id=eod,
             shard_tokens=p.shard_tokens,
@@ -116,15 +124,55 @@ class TokenizeStage(BarrierStage):
             batch_size=p.batch_size,
             num_threads=p.num_threads,
         )
-        counts = ops.map(rows, partial(tokenize_partition, plan=plan), name="tokenize")
-        self._save_counts(counts)
-        records = [_read_json(os.path.join(plan.records_dir, f"part-{i:05d}.json")) for i in range(len(rows))]
-        shards = [s for r in records for s in r["shards"]]
+
+    def setup(self) -> None:
+        self._plan = self.plan()
+        self._part: _PartitionShards | None = None
+        self._docs = self._tokens = 0
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        part = _partition_of(batch)
+        if self._part is None or self._part.index != part:
+            if self._part is not None:
+                self._part.abort()  # a partition left unfinished (its task failed): it will be redone
+            self._part = _PartitionShards(part, self._plan)
+        counts = self._part.add(batch)
+        self._docs += len(batch)
+        self._tokens += int(counts.sum())
+        return D.set_column(batch, NUM_TOKENS, pa.array(counts, pa.int64()))
+
+    def partition_done(self, part: int) -> None:
+        shards = self._part if self._part is not None and self._part.index == part else _PartitionShards(part, self._plan)
+        self._part = None
+        record = {"settings": self._plan.settings(), "shards": shards.close()}
+        write_json_atomic(os.path.join(self._plan.records_dir, f"part-{part:05d}.json"), record)
+
+    def summary(self) -> dict:
+        out = {"docs": self._docs, "tokens": self._tokens}
+        self._docs = self._tokens = 0
+        return out
+
+    def after_run(self) -> dict:
+        """Manifest and blend files from every partition's record; shards no record names are removed."""
+        plan = self.plan()
+        records = {}
+        for path in glob.glob(os.path.join(plan.records_dir, "part-*.json")):
+            record = _read_json(path)
+            if record.get("settings") != plan.settings():
+                raise ValueError(f"tokenize: {path} was written with other settings; rerun with --overwrite")
+            records[int(os.path.basename(path)[len("part-") : -len(".json")])] = record
+        shards = [s for _, r in sorted(records.items()) for s in r["shards"]]
+        named = {os.path.join(plan.tokens_dir, s["prefix"]) + ext for s in shards for ext in (".bin", ".idx")}
+        for path in glob.glob(os.path.join(plan.tokens_dir, "*", "*", "part-*")):
+            if path not in named:  # left by an attempt that crashed before its partition was committed
+                os.remove(path)
+        _, sp = load_tokenizer(plan.tokenizer_path)
+        p = self.params
         info = {
-            "path": path,
-            "sha256": sha,
+            "path": plan.tokenizer_path,
+            "sha256": plan.tokenizer_sha256,
             "vocab_size": sp.get_piece_size(),
-            "eod_id": eod,
+            "eod_id": plan.eod_id,
             "append_eod": p.append_eod,
             "dtype": plan.dtype,
         }
@@ -135,37 +183,15 @@ class TokenizeStage(BarrierStage):
             "docs": sum(t["docs"] for t in m["totals"].values()),
             "tokens": sum(t["tokens"] for t in m["totals"].values()),
             "shards": len(shards),
-            "partitions_resumed": sum(_was_resumed(path) for path in counts.paths),
             "sources": {name: {s: src[s]["tokens"] for s in manifest.SPLITS} for name, src in m["sources"].items()},
         }
 
-    def _save_counts(self, counts) -> None:
-        """Row key -> token count, sorted, as .npy (memory-mapped by every ``process`` worker)."""
-        table = counts.read_all([D.ROW, NUM_TOKENS])
-        rows = np.asarray(table[D.ROW].to_numpy(), np.int64) if len(table) else np.zeros(0, np.int64)
-        ntok = np.asarray(table[NUM_TOKENS].to_numpy(), np.int64) if len(table) else np.zeros(0, np.int64)
-        order = np.argsort(rows, kind="stable")
-        for name, arr in (("rows", rows[order]), (NUM_TOKENS, ntok[order])):
-            path = os.path.join(self.context.work_dir, f"{name}.npy")
-            tmp = temp_path_for(path)
-            with open(tmp, "wb") as f:
-                np.save(f, arr)
-            os.replace(tmp, path)
 
-    def setup(self) -> None:
-        self._rows = self._counts = None
-
-    def process(self, batch: pa.Table) -> pa.Table:
-        if self._rows is None:
-            self._rows = np.load(os.path.join(self.context.work_dir, "rows.npy"), mmap_mode="r")
-            self._counts = np.load(os.path.join(self.context.work_dir, f"{NUM_TOKENS}.npy"), mmap_mode="r")
-        keys = np.asarray(batch[D.ROW].to_numpy(), np.int64)
-        n = len(self._rows)
-        pos = np.minimum(np.searchsorted(self._rows, keys), max(n - 1, 0))
-        found = self._rows[pos] == keys if n else np.zeros(len(keys), bool)
-        values = np.asarray(self._counts[pos]) if n else np.zeros(len(keys), np.int64)
-        batch = batch.append_column(NUM_TOKENS, pa.array(values, pa.int64(), mask=~found))
-        return D.fail(batch, ~found, "tokenize: document did not reach the tokenize barrier, so it is in no shard")
+def _partition_of(batch: pa.Table) -> int:
+    """The partition a batch belongs to (every batch comes from one): its row keys carry it."""
+    if D.PART in batch.column_names and len(batch) and batch[D.PART][0].is_valid:
+        return int(batch[D.PART][0].as_py())
+    return int(batch[D.ROW][0].as_py()) >> 32 if len(batch) else -1
 
 
 _TOKENIZERS: dict[str, tuple] = {}  # path -> (sha256, model): one load per worker process
@@ -198,93 +224,75 @@ def shard_name(part: int, k: int) -> str:
     return f"part-{part:05d}" if k == 0 else f"part-{part:05d}-{k}"
 
 
-def tokenize_partition(table: pa.Table, index: int, plan: ShardPlan) -> pa.Table:
-    """Tokenize one partition into its shards; returns (_row, num_tokens) per active document."""
-    table = D.active(table)
-    ids = [str(i) for i in table[D.ID].to_pylist()]
-    sources = table[D.SOURCE].to_pylist() if D.SOURCE in table.column_names else [None] * len(table)
-    dirs = {s: source_dir(s) for s in set(sources)}
-    streams = [(dirs[s], "valid" if is_valid(i, plan.valid_ratio) else "train") for i, s in zip(ids, sources)]
-    fingerprint = _fingerprint(plan, table[D.TEXT], ids, streams)
-    record_path = os.path.join(plan.records_dir, f"part-{index:05d}.json")
-    counts = _resume(record_path, fingerprint, plan, streams)
-    resumed = counts is not None
-    if not resumed:
-        counts, shards = _write_partition(index, plan, _utf8(table[D.TEXT]), streams)
-        write_json_atomic(record_path, {"fingerprint": fingerprint, "shards": shards})
-    out = pa.table({D.ROW: table[D.ROW], NUM_TOKENS: pa.array(np.asarray(counts, np.int64))})
-    return out.replace_schema_metadata({RESUMED_KEY: str(int(resumed))})
-
-
 def _utf8(text: pa.ChunkedArray) -> list[bytes]:
     """Each text as UTF-8 bytes (null -> empty): a copy of Arrow's bytes, which SentencePiece
     encodes exactly as it encodes the ``str`` (it works on UTF-8), without decoding them first."""
     return pc.fill_null(text.cast(pa.large_binary()), b"").to_pylist()
 
 
-def _fingerprint(plan: ShardPlan, text: pa.ChunkedArray, ids, streams) -> str:
-    """What decides this partition's shards: settings, documents and their streams, every text byte.
+class _PartitionShards:
+    """The shards of one partition, written as its batches pass: one stream per (source, split)."""
 
-    The text is hashed straight from its Arrow buffers (sha256 is hardware-accelerated on
-    most CPUs), skipping a UTF-8 encode of every string.
-    """
-    h = hashlib.sha256(json.dumps([plan.settings(), ids, streams], sort_keys=True).encode())
-    for chunk in text.chunks:
-        for buf in chunk.buffers():
-            if buf is not None:
-                h.update(memoryview(buf))
-    return h.hexdigest()
+    def __init__(self, index: int, plan: ShardPlan):
+        self.index, self.plan = index, plan
+        self.dtype = np.dtype(plan.dtype)
+        self.eod = np.array([plan.eod_id], self.dtype) if plan.eod_id >= 0 else None
+        self.writers: dict[tuple[str, str], _StreamWriter] = {}
+        self.dirs: dict = {}
+        self.broken: BaseException | None = None
+        # what an earlier attempt at this partition left (it crashed before its record was written)
+        for stale in glob.glob(os.path.join(plan.tokens_dir, "*", "*", f"part-{index:05d}[.-]*")):
+            os.remove(stale)
 
+    def add(self, table: pa.Table) -> np.ndarray:
+        """Encode and write the documents; returns their token counts (EOD included).
 
-def _resume(record_path: str, fingerprint: str, plan: ShardPlan, streams) -> list[int] | None:
-    """Token counts recovered from committed shards, or None if the partition must be redone."""
-    if not os.path.exists(record_path):
-        return None
-    record = _read_json(record_path)
-    if record.get("fingerprint") != fingerprint:
-        return None
-    lengths: dict[tuple[str, str], list[np.ndarray]] = {}
-    try:
-        for s in record["shards"]:
-            prefix = os.path.join(plan.tokens_dir, s["prefix"])
-            shard = indexed.verify(prefix, s["checksums"])
-            lengths.setdefault((s["source"], s["split"]), []).append(shard.lengths.astype(np.int64))
-    except indexed.ShardError:
-        return None
-    queues = {k: iter(np.concatenate(v).tolist()) for k, v in lengths.items()}
-    try:
-        return [next(queues[s]) for s in streams]
-    except (KeyError, StopIteration):
-        return None
+        Everything that can fail on a document (its encoding) happens before anything is
+        written, so a batch that raises leaves the shards as they were and the executor can
+        retry its rows one by one. A failed write breaks the partition: its task must fail.
+        """
+        if self.broken is not None:
+            raise RuntimeError(f"tokenize: partition {self.index}: shards not written: {self.broken}")
+        _, sp = load_tokenizer(self.plan.tokenizer_path)
+        texts = _utf8(table[D.TEXT])
+        ids = [str(i) for i in table[D.ID].to_pylist()]
+        sources = table[D.SOURCE].to_pylist() if D.SOURCE in table.column_names else [None] * len(table)
+        for s in set(sources) - self.dirs.keys():
+            self.dirs[s] = source_dir(s)
+        streams = [(self.dirs[s], "valid" if is_valid(i, self.plan.valid_ratio) else "train") for i, s in zip(ids, sources)]
+        size = self.plan.batch_size
+        encoded = []
+        for start in range(0, len(texts), size):
+            encoded += sp.encode(texts[start : start + size], out_type="numpy", num_threads=self.plan.num_threads)
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded)) + (self.eod is not None)
+        try:
+            for start in range(0, len(texts), size):
+                groups: dict[tuple[str, str], list[int]] = {}
+                for i, stream in enumerate(streams[start : start + size], start):
+                    groups.setdefault(stream, []).append(i)
+                for stream, members in groups.items():
+                    if stream not in self.writers:
+                        self.writers[stream] = _StreamWriter(self.plan, self.index, *stream)
+                    self.writers[stream].add(_join([encoded[i] for i in members], self.eod, self.dtype), lengths[members])
+        except BaseException as exc:
+            self.broken = exc
+            self.abort()
+            raise
+        return lengths
 
+    def close(self) -> list[dict]:
+        if self.broken is not None:
+            raise RuntimeError(f"tokenize: partition {self.index}: shards not written: {self.broken}")
+        try:
+            return [s for w in self.writers.values() for s in w.close()]
+        except BaseException:
+            self.abort()
+            raise
 
-def _write_partition(index: int, plan: ShardPlan, texts: list[bytes], streams) -> tuple[np.ndarray, list[dict]]:
-    """Encode and write; returns each document's token count (EOD included) and the shard records."""
-    for stale in glob.glob(os.path.join(plan.tokens_dir, "*", "*", f"part-{index:05d}[.-]*")):
-        os.remove(stale)
-    _, sp = load_tokenizer(plan.tokenizer_path)
-    dtype = np.dtype(plan.dtype)
-    eod = np.array([plan.eod_id], dtype) if plan.eod_id >= 0 else None
-    writers: dict[tuple[str, str], _StreamWriter] = {}
-    counts: list[np.ndarray] = []
-    try:
-        for start in range(0, len(texts), plan.batch_size):
-            batch = sp.encode(texts[start : start + plan.batch_size], out_type="numpy", num_threads=plan.num_threads)
-            lengths = np.fromiter(map(len, batch), np.int64, len(batch)) + (eod is not None)
-            counts.append(lengths)
-            groups: dict[tuple[str, str], list[int]] = {}
-            for i, stream in enumerate(streams[start : start + plan.batch_size]):
-                groups.setdefault(stream, []).append(i)
-            for stream, members in groups.items():
-                if stream not in writers:
-                    writers[stream] = _StreamWriter(plan, index, *stream)
-                writers[stream].add(_join([batch[i] for i in members], eod, dtype), lengths[members])
-        shards = [s for w in writers.values() for s in w.close()]
-    except BaseException:
-        for w in writers.values():
+    def abort(self) -> None:
+        for w in self.writers.values():
             w.abort()
-        raise
-    return (np.concatenate(counts) if counts else np.zeros(0, np.int64)), shards
+        self.writers = {}
 
 
 def _join(docs: list[np.ndarray], eod: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
@@ -345,11 +353,6 @@ class _StreamWriter:
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
-
-
-def _was_resumed(parquet_path: str) -> bool:
-    meta = pq.read_schema(parquet_path).metadata or {}
-    return meta.get(RESUMED_KEY.encode()) == b"1"
 
 
 def _read_json(path: str) -> dict:
