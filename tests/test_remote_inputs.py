@@ -280,3 +280,29 @@ def test_remote_reader_errors_are_oserrors_naming_the_file(crawl):
         with pytest.raises(FileNotFoundError):
             open_input(f"{server.url}/nothing.warc.gz")
     assert issubclass(RemoteReadError, OSError)
+
+
+def test_a_server_error_is_asked_again_and_a_404_is_not(crawl, monkeypatch):
+    _, files = crawl
+    path = f"/{CRAWL}/a.warc.gz"
+    monkeypatch.setattr(filesystem, "RETRY_DELAYS_S", (0.01, 0.01))
+    with serve_files(files) as server:
+        answers = iter([503, 503])  # the first two answers to anything: "slow down"
+        original = _Handler._serve
+
+        def busy(self, send_body):
+            status = next(answers, None)
+            if status is None:
+                return original(self, send_body)
+            self.server.requests.append((self.command, self.path, self.headers.get("Range")))
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        monkeypatch.setattr(_Handler, "_serve", busy)
+        with open_input(server.url + path) as stream:
+            assert stream.read() == files[path]
+        asked = len(server.requests)
+        with pytest.raises(FileNotFoundError):
+            open_input(f"{server.url}/nothing.warc.gz")
+        assert len(server.requests) - asked <= 2  # HEAD, then GET (fsspec's fallback for a size): no retries

@@ -157,9 +157,9 @@ class RangeReader(io.RawIOBase):
         for attempt in range(len(self.retry_delays) + 1):
             try:
                 return call()
-            except (FileNotFoundError, PermissionError, RemoteReadError):
-                raise  # a 404 or 403 does not heal by asking again
             except Exception as exc:  # noqa: BLE001 - every backend raises its own errors for a broken transfer
+                if _final(exc):
+                    raise
                 if attempt == len(self.retry_delays):
                     raise RemoteReadError(f"{self.path}: read failed at byte {start} after {attempt + 1} tries: "
                                           f"{type(exc).__name__}: {exc}") from exc
@@ -173,3 +173,21 @@ class RangeReader(io.RawIOBase):
                 self._ahead.cancel()
             self._pool.shutdown(wait=False, cancel_futures=True)
         super().close()
+
+
+def _final(exc: BaseException) -> bool:
+    """Whether asking again cannot help: not found, refused (a 4xx), or a file that cannot be streamed."""
+    if isinstance(exc, RemoteReadError):
+        return True
+    if isinstance(exc, (FileNotFoundError, PermissionError)):
+        # fsspec's http `info` reports every failure as FileNotFoundError: a 503 or a refused connection
+        # behind it is worth another try, a 404 is not
+        cause = exc.__cause__
+        return cause is None or isinstance(cause, (FileNotFoundError, PermissionError)) or _refused(cause)
+    return _refused(exc)
+
+
+def _refused(exc: BaseException) -> bool:
+    """An HTTP 4xx answer (aiohttp's error carries ``status``) other than a timeout or throttling: final."""
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 429)
