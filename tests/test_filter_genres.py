@@ -142,3 +142,54 @@ def test_a_title_ending_with_a_read_more_word_is_not_a_read_more_link():
     teasers = TextStats("\n".join(["市政府召开常务会议研究部署下半年经济工作…… 展开", "我市举办文化旅游节 阅读全文",
                                    *NEWS.split("\n")[1:4]]), is_cjk=True)
     assert chinese.read_more_lines(teasers, chinese.Thresholds()).value == 2 / 5
+
+
+# ---- repetition judged on the author's own words (issue 16: comment threads, short news items) ----------------
+
+POST = "【爱女友六大守则】1，女友绝对不会有错。2，如果发现女友有错，一定是我看错。3，如果我没看错，一定是我的错。"
+REPLIES = ["哈哈哈，说得太对了[哈哈]", "转发微博。", "我以后就这样做，保证不犯错误", "为什么女人永远是对的呢？",
+           "[衰][衰][晕]", "我怎么觉得这话太靠谱了！", "回复@小林同学:你说得对，都是我的错", "看完笑了一下午，分享给朋友们",
+           "经典，收藏了慢慢看", "女人伤不起啊[抓狂]"]
+
+
+def test_a_post_reposted_once_by_a_reader_is_a_quotation_not_repetition():
+    thread = "\n".join([POST, *REPLIES[:6], POST, *REPLIES[6:]])
+    assert FilterStage().judge(thread, "zh") is None
+
+
+def test_repost_chains_topic_tags_and_links_are_not_the_thread_repeating_itself():
+    chain = "//@大众网朱德泉:" + POST[10:]
+    thread = "\n".join([POST, *REPLIES[:3], "顶一个" + chain, "#热门微博# http://t.cn/zYmWLFs",
+                        "说得好" + chain, *REPLIES[3:7], "#热门微博# http://t.cn/zYmWLFs",
+                        "支持" + chain, "#热门微博# http://t.cn/zYmWLFs", *REPLIES[7:]])
+    assert FilterStage().judge(thread, "zh") is None
+
+
+def test_the_same_comment_posted_many_times_and_repeated_line_spam_are_still_rejected():
+    pasted = "\n".join([POST, *REPLIES[:3], *["不在重庆但离重庆很近的能收养么？"] * 8, *REPLIES[3:]])
+    assert FilterStage().judge(pasted, "zh")[0] == "filter:chinese.dup_line_frac"
+    spam = "\n".join(["全场商品一律八折，欢迎新老顾客光临选购，数量有限先到先得。", "本店所有商品支持七天无理由退换货服务。"] * 3
+                     + NEWS.split("\n")[1:4])
+    assert FilterStage().judge(spam, "zh") is not None  # two lines, each three times: a pattern
+    lines = NEWS.split("\n")
+    twice_each = "\n".join([lines[1], lines[3]] * 2 + [lines[5], lines[7]])
+    assert FilterStage().judge(twice_each, "zh") is not None  # two lines repeated: more than one quotation
+
+
+def test_ngram_limits_wait_for_text_long_enough_to_measure():
+    caption = "5月19日，在多米尼加首都圣多明各，阿比纳德尔在竞选总部发表胜选演讲。 新华社记者 李梦馨 摄"
+    item = "\n".join(["现总统阿比纳德尔宣布赢得多米尼加总统选举",
+                      "多米尼加现任总统、现代革命党候选人阿比纳德尔19日晚在竞选总部宣布，他在当天举行的总统选举首轮投票中获胜，成功连任。",
+                      caption.replace("阿比纳德尔", "阿比纳德尔（中）"), caption, caption])
+    assert FilterStage().judge(item, "zh") is None  # 150 characters: one caption repeated decides no rate
+    pasted = "真的好垃圾，快递不发货，卖家不管不问，八天才到我手里，质量也不好，非常薄，布料不好！" * 6
+    assert FilterStage().judge(pasted, "zh")[0] == "filter:chinese.dup_10gram_frac"  # 250 characters: long enough
+
+
+def test_bracket_titles_are_weighed_by_characters():
+    article = "\n".join([NEWS.replace("\n", ""), "【食品】假货生存调查：旧皮鞋变成假牛奶原料", "【商贸】外企女白领炒汇五周净赚了一辆宝来",
+                         "【招商】欧洲最大尖端技术人才库登陆中国", "【财经】央行宣布下调存款准备金率"])
+    assert chinese.bracket_lines(TextStats(article, is_cjk=True), chinese.Thresholds()).keep
+    listing = "\n".join(["【干货】二百个建筑工程施工技术强制措施", "【分享】燃气入户安检的依据", "【推荐】装修排线的六个误区",
+                         "【必看】造价实操技能", "今天的内容就到这里。"])
+    assert not chinese.bracket_lines(TextStats(listing, is_cjk=True), chinese.Thresholds()).keep

@@ -15,7 +15,10 @@ This stage removes lines that are furniture on any page and never prose:
 - ``copyright``: ICP/公安 registration numbers, "版权所有", "©", "All rights reserved" footers;
 - ``share``: share-button residue ("分享到：微信 微博 QQ空间", "转发 评论 赞");
 - ``encoding_damage``: lines garbled by a wrong decoding, when the damage is local
-  (when it is widespread the ``encoding`` rule of ``filter`` rejects the document).
+  (when it is widespread the ``encoding`` rule of ``filter`` rejects the document);
+- ``numeric``: whole lines of digits and symbols only: counters, cut-off timestamps, the date
+  and masked IP above each comment ("- 2012/01/16 12:13 219.8*****137"); list numbers and
+  formulas stay, and so do numbers in table cells (data).
 
 A line must be short and made of labels to count as navigation or share residue,
 so clean prose is not cut (BENCHMARKS.md "Genres" counts the lines removed per
@@ -38,9 +41,10 @@ import pyarrow as pa
 from jinglian import documents as D
 from jinglian.stages.base import Stage
 from jinglian.stages.filter import encoding
+from jinglian.stages.filter.chinese import is_numeric_furniture
 from jinglian.stages.filter.text_stats import EMOTICON_RE
 
-KINDS = ("navigation", "read_more", "copyright", "share", "encoding_damage")
+KINDS = ("navigation", "read_more", "copyright", "share", "encoding_damage", "numeric")
 TABLE_ROW_RE = re.compile(r"^[ \t]*\|.*\|[ \t]*$")
 TABLE_RULE_RE = re.compile(r"[-:= ]+")  # the |---|:---| line under a Markdown table's header
 
@@ -222,6 +226,8 @@ def clean_text(text: str, params: CleanLinesParams | None = None) -> Cleaned:
                 out.append(row if kind else raw)
         elif kind := _furniture(line, kinds):
             count(kind, len(line), True)
+        elif "numeric" in kinds and is_numeric_furniture(line):
+            count("numeric", len(line), True)
         elif "read_more" in kinds and (match := COUNTER_TAIL_RE.search(line)):
             # a paragraph's comment counter ("……来到“对面”。37", 段评 of novel sites) is not part of the sentence
             count("counter_tail", len(match.group(1)), False)

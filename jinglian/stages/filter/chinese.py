@@ -80,7 +80,8 @@ class Thresholds:
     # Share of short lines: off by default (None), as in FineWeb-2 for cmn_Hani (short_line_thr=999): it rejected
     # 63% of zh-genres-clean recipes (ingredient lists) and 55% of Weibo comment threads. A job may set e.g. 0.5.
     max_short_line_frac: float | None = None
-    # MAP-CC: 【…】 title lines (share of lines starting with 【); calibrated: clean genres max 0.20 (news).
+    # MAP-CC: 【…】 title lines, as a share of the characters of all lines (a listing page is made of them);
+    # calibrated: every clean genre's maximum is 0.04 (Weibo threads; news 0.02).
     max_bracket_lines: float = 0.3
     # MAP-CC/ChineseWebText: lines ending in a 展开/更多/阅读全文 link (calibrated share; 0 in every clean genre).
     max_read_more_lines: float = 0.1
@@ -109,7 +110,8 @@ class Thresholds:
     max_pinyin_glosses_per_1k: float = 10.0
     min_pinyin_glosses: int = 5
     # Repetition: FineWeb-2 cmn_Hani dup_line_frac; Gopher paragraph limits. Every repetition rule of this set is
-    # measured over lines longer than short_line_chars (see TextStats.without_short_lines).
+    # measured on the author's own lines longer than short_line_chars: emoticons, quoted posts, topic tags and links
+    # removed, and a single line that occurs twice counted once (see TextStats.without_short_lines).
     max_dup_line_frac: float = 0.287
     max_dup_para_frac: float = 0.30
     max_dup_line_char_frac: float = 0.20
@@ -117,9 +119,15 @@ class Thresholds:
     # FineWeb-2 cmn_Hani top_n_grams, applied to characters.
     top_ngrams: dict = field(default_factory=lambda: {2: 0.256, 3: 0.201, 4: 0.171})
     # Duplicated character n-grams. FineWeb-2's word 5..10-gram limits (0.198..0.127) reject half of the laws on
-    # characters (their 5-gram median is 0.50). Calibrated on every 4th law: character 10-grams 99th percentile
-    # 0.61 (1.3% of laws above 0.60), 20-grams 99th percentile 0.37 (0.3% above 0.50).
+    # characters (their 5-gram median is 0.50). Calibrated: on every 4th law, character 10-grams 99th percentile
+    # 0.61 (1.3% of laws above 0.60), 20-grams 99th percentile 0.37 (0.3% above 0.50); on zh-genres-clean (>= 200
+    # characters) the largest values are 0.45 / 0.38 (recipes), news 0.43 / 0.35, Weibo threads 95th percentile
+    # 0.43 / 0.35, apart from threads posting one comment many times and product "reviews" pasting one sentence.
     dup_ngrams: dict = field(default_factory=lambda: {10: 0.60, 20: 0.50})
+    # N-gram limits are judged on texts of at least 10 n-grams' length (200 units for the 20-gram limit): below that
+    # one repeated sentence decides the fraction (a photo caption printed under two photos covers half of a
+    # 150-character news item's 20-grams). Laws, wiki paragraphs and every genre measured in BENCHMARKS.md "Genres".
+    min_ngram_spans: int = 10
 
 
 def min_chars(s: TextStats, t: Thresholds) -> Verdict:
@@ -174,11 +182,19 @@ def short_lines(s: TextStats, t: Thresholds) -> Verdict:
                       t.max_short_line_frac, minimum=False)
 
 
+def _is_bracket_title(line: str) -> bool:
+    return line.startswith("【") and len(line) <= MAX_TITLE_CHARS
+
+
 def bracket_lines(s: TextStats, t: Thresholds) -> Verdict:
-    """Title lines in 【】 ("【干货】二百个…"): short; a paragraph that opens with its source ("【《财经》综合报道】据…")
-    is prose."""
-    return _line_rule("bracket_lines", s, t, lambda line: line.startswith("【") and len(line) <= MAX_TITLE_CHARS,
-                      t.max_bracket_lines, minimum=False)
+    """Share of the characters in 【】 title lines ("【干货】二百个…"): short; a paragraph that opens with its source
+    ("【《财经》综合报道】据…") is prose. Counted in characters, not lines: a listing page is made of such titles, an
+    article followed by three 【】 related-article links is not."""
+    if len(s.lines) < t.min_lines_for_line_rules:
+        return Verdict(True, "bracket_lines", 0.0)
+    chars = sum(len(line) for line in s.lines)
+    frac = sum(len(line) for line in s.lines if _is_bracket_title(line)) / chars if chars else 0.0
+    return at_most("bracket_lines", frac, t.max_bracket_lines)
 
 
 def _is_read_more(line: str) -> bool:
@@ -196,11 +212,15 @@ def read_more_lines(s: TextStats, t: Thresholds) -> Verdict:
     return at_most("read_more_lines", frac, t.max_read_more_lines)
 
 
-def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
-    n = sum(1 for line in s.lines
-            if NUMERIC_LINE_RE.fullmatch(line) and not any(mark in line for mark in FORMULA_MARKS)
+def is_numeric_furniture(line: str) -> bool:
+    """A line of digits and symbols only ("29 ]", "- 2012/01/16 12:13 219.8*****137"): a counter, a cut-off
+    timestamp, a comment's date and masked IP; a formula or a list number on its own line is text."""
+    return (NUMERIC_LINE_RE.fullmatch(line) is not None and not any(mark in line for mark in FORMULA_MARKS)
             and not LIST_NUMBER_RE.fullmatch(line))
-    return at_most("numeric_lines", n, t.max_numeric_lines)
+
+
+def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
+    return at_most("numeric_lines", sum(1 for line in s.lines if is_numeric_furniture(line)), t.max_numeric_lines)
 
 
 def hash_ratio(s: TextStats, t: Thresholds) -> Verdict:

@@ -23,6 +23,9 @@ class Thresholds:
     top_ngrams: dict = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
     # Gopher: characters covered by duplicated n-grams, n = 5..10.
     dup_ngrams: dict = field(default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+    # An n-gram limit is judged only on texts of at least this many n-grams' length (units >= this * n); 0 judges
+    # every text, as Gopher does (its documents have >= 50 words).
+    min_ngram_spans: int = 0
 
 
 def dup_line_frac(s: TextStats, t) -> Verdict:
@@ -41,9 +44,12 @@ def dup_para_char_frac(s: TextStats, t) -> Verdict:
     return at_most("dup_para_char_frac", s.dup_paragraphs[1], t.max_dup_para_char_frac)
 
 
-def _every_n(kind: str, measure, limits: dict) -> Verdict:
-    """The first n (smallest first) whose fraction exceeds its limit, else a pass."""
+def _every_n(kind: str, measure, limits: dict, units: int, min_spans: int) -> Verdict:
+    """The first n (smallest first) whose fraction exceeds its limit, else a pass; an n is skipped on a text
+    shorter than ``min_spans`` n-grams."""
     for n, limit in sorted(limits.items()):
+        if units < min_spans * int(n):
+            continue
         verdict = at_most(f"{kind}_{n}gram_frac", measure(int(n)), limit)
         if not verdict.keep:
             return verdict
@@ -51,11 +57,11 @@ def _every_n(kind: str, measure, limits: dict) -> Verdict:
 
 
 def top_ngrams(s: TextStats, t) -> Verdict:
-    return _every_n("top", s.top_ngram_char_frac, t.top_ngrams)
+    return _every_n("top", s.top_ngram_char_frac, t.top_ngrams, len(s.units), t.min_ngram_spans)
 
 
 def dup_ngrams(s: TextStats, t) -> Verdict:
-    return _every_n("dup", s.dup_ngram_char_frac, t.dup_ngrams)
+    return _every_n("dup", s.dup_ngram_char_frac, t.dup_ngrams, len(s.units), t.min_ngram_spans)
 
 
 # The rules a ``chinese``-style set reuses with its own thresholds.

@@ -42,6 +42,12 @@ PROSE_CELL_CHARS = 20
 EMOTICON_RE = re.compile(r"\[[^\[\]\s\d]{1,8}\]")
 # A run of one repeated character ("哈哈哈哈哈哈", "啊啊啊") is one expressive token, not a repeated phrase.
 CHAR_RUN_RE = re.compile(r"(\w)\1{2,}")
+# Social-site markers of text that is not the author's own (see own_words). A quoted post runs from "@name:"
+# (with or without the repost chain's "//") to the end of the line; "回复@name:" only addresses the reply.
+REPLY_TO_RE = re.compile(r"回复@[^\s@:：]{1,30}[:：]")
+QUOTED_POST_RE = re.compile(r"(?<![A-Za-z0-9._%+-])/*@[^\s@:：/]{1,30}[:：].*")
+TOPIC_TAG_RE = re.compile(r"#[^#\s][^#\n]{0,29}#")
+LINK_RE = re.compile(r"(?:https?://|www\.)[\x21-\x7e]*")
 
 # Sentence-final punctuation of both scripts (closing quotes/brackets after a
 # full stop count: 他说：“好。” ends a sentence).
@@ -192,14 +198,15 @@ class TextStats:
         return _duplicates(self.paragraphs)
 
     def without_short_lines(self, max_chars: int) -> "TextStats":
-        """Statistics of the lines longer than ``max_chars`` only, emoticon codes removed and runs of one
-        character shortened to two (cached per length): the repetition of a comment thread's reactions
-        ("转发微博。", "[蜡烛]", "哈哈哈哈哈") or a recipe's ingredient lines is not duplicated content."""
+        """Statistics of the author's own lines longer than ``max_chars`` (cached per length): emoticon codes,
+        quoted posts, topic tags and links removed (:func:`own_words`), runs of one character shortened to
+        two, and the second copy of a line that occurs exactly twice left out when it is the only repeated
+        line. The repetition of a comment thread's reactions ("转发微博。", "[蜡烛]", "哈哈哈哈哈"), a recipe's
+        ingredient lines or a post quoted once in its replies is not duplicated content."""
         cache = self.__dict__.setdefault("_without_short", {})
         if max_chars not in cache:
-            text = EMOTICON_RE.sub("", self.text) if "[" in self.text else self.text
-            kept = "\n".join(line for line in text.split("\n") if len(line.strip()) > max_chars)
-            kept = CHAR_RUN_RE.sub(r"\1\1", kept)
+            lines = [line for line in own_words(self.text).split("\n") if len(line.strip()) > max_chars]
+            kept = CHAR_RUN_RE.sub(r"\1\1", "\n".join(_without_single_quote(lines)))
             if kept == self.text:  # nothing left out: share this document's statistics (and their cost)
                 cache[max_chars] = self
             else:
@@ -276,6 +283,42 @@ class TextStats:
         """Distinct characters / characters over the first ``window`` non-space characters."""
         chars = [c for c in self.text[: window * 2] if not c.isspace()][:window]
         return len(set(chars)) / len(chars) if chars else 0.0
+
+
+def own_words(text: str) -> str:
+    """``text`` without what its author did not write or say: emoticon codes ("[蜡烛]"), a post quoted in a
+    repost chain ("…//@name: quoted text" to the end of the line), a reply's address ("回复@name:"), topic tags
+    ("#热门微博#") and links. These are markers of social sites; prose of other genres holds none of them and
+    is returned as it is."""
+    if "[" in text:
+        text = EMOTICON_RE.sub("", text)
+    if "@" in text:
+        text = QUOTED_POST_RE.sub("", REPLY_TO_RE.sub("", text))
+    if "#" in text:
+        text = TOPIC_TAG_RE.sub("", text)
+    if "http" in text or "www." in text:
+        text = LINK_RE.sub("", text)
+    return text
+
+
+def _without_single_quote(lines: list[str]) -> list[str]:
+    """``lines`` without the second copy of a line, when exactly one line occurs twice and no other line
+    repeats. One repeat is not a rate: in a short text one quoted line (a thread's post reposted by a reader,
+    a lead repeated as a summary) decides a duplicate fraction on its length alone. Two or more repeats,
+    or one line three times, are a pattern and are all counted."""
+    counts = Counter(line.strip() for line in lines)
+    repeated = [line for line, n in counts.items() if n > 1]
+    if len(repeated) != 1 or counts[repeated[0]] != 2:
+        return lines
+    seen = False
+    out = []
+    for line in lines:
+        if line.strip() == repeated[0]:
+            if seen:
+                continue
+            seen = True
+        out.append(line)
+    return out
 
 
 def _cjk_letter_ratio(text: str) -> float:
