@@ -45,7 +45,7 @@ CRASH_RETRIES = 2
 # by itself often, but one that exhausts a machine's memory can get its raylet killed, and must not be
 # retried on node after node forever.
 NODE_LOSS_RETRIES = 5
-# How often the driver asks the cluster about a suspect actor's node while nothing else happens.
+# How often the driver asks the cluster about a dead actor's node and probes the actor again.
 SUSPECT_POLL_S = 0.5
 
 
@@ -98,6 +98,7 @@ class _Call:
     task: PartitionTask
     crashed: str | None = None  # set: read the partition and fail its documents with this message
     error: Exception | None = None  # the death being looked into (a suspect's probe)
+    probe_at: float = 0.0  # a suspect is asked again no sooner than this (time.monotonic())
 
 
 @dataclass
@@ -200,6 +201,8 @@ class _Pool:
         for call in suspects:
             if call.actor.node not in alive:
                 self._lost(call, f"with node {call.actor.node[:12]}")
+            elif time.monotonic() < call.probe_at:
+                self.suspects.append(call)
             else:  # returns once the actor is back (restarted after its process died)
                 self.probes[call.actor.handle.node_id.remote()] = call
 
@@ -209,6 +212,7 @@ class _Pool:
         try:
             node = ray.get(ref)
         except ray.exceptions.ActorUnavailableError:  # not restarted yet, or its node about to be declared dead
+            call.probe_at = time.monotonic() + SUSPECT_POLL_S  # such a probe fails at once: no busy loop
             self.suspects.append(call)
             return
         except ray.exceptions.RayActorError:  # died again before running anything: a fresh actor instead
