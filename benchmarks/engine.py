@@ -39,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict
 
@@ -47,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import print_machine  # noqa: E402
+from common import TreeMemory, print_machine  # noqa: E402
 
 from jinglian import documents as D  # noqa: E402
 from jinglian.demo.corpus import generate_documents  # noqa: E402
@@ -182,45 +181,6 @@ def fixed_cost(repeats: int) -> None:
             values = [run[i][1] for run in runs]
             print(f"  {step[0]:<26} {' '.join(f'{v:5.2f}' for v in values)}   (min {min(values):.2f}, max {max(values):.2f})")
     print(f"docs/ byte-identical across all runs: {len(digests) == 1}")
-
-
-class TreeMemory:
-    """Peak memory of a process and all its descendants, sampled in a thread while it runs."""
-
-    def __init__(self, pid: int, every_s: float = 0.05):
-        import psutil
-
-        self.root = psutil.Process(pid)
-        self.every_s = every_s
-        self.peak_rss = self.peak_pss = 0
-        self.peak_processes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            rss = pss = 0
-            try:
-                tree = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                return
-            for proc in tree:
-                try:
-                    info = proc.memory_full_info()
-                except psutil.Error:
-                    continue
-                rss += info.rss
-                pss += getattr(info, "pss", info.rss)
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
-            self.peak_processes = max(self.peak_processes, len(tree))
-            self._stop.wait(self.every_s)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 STARTUP_VARIANTS = {"default": [], "--no-ray": ["--no-ray"], "--ray (forced)": ["--ray"]}
