@@ -3,12 +3,12 @@
     python benchmarks/shards.py [--tokenizer chinese-llama2-tokenizer.model] [--seq-len 2048]
 
 1. Tokenize throughput (tokens/s) on zh-laws-lawrefbook + english-text:
-   the ``tokenize`` stage (RayOps, ``ray.init(num_cpus=2)``: 2 workers) writing
-   Megatron shards + manifest, vs a single-process loop of
+   ``jinglian run`` of a ``parquet -> tokenize`` job (2 actors on ``ray.init(num_cpus=2)``
+   started before timing) writing Megatron shards + manifest + the docs, vs a single-process loop of
    ``SentencePieceProcessor.encode`` + ``numpy.tofile`` (baseline). Target >= 1.7x.
    Also, load-independent: CPU seconds per million tokens of the whole stage run
-   in one process (``LocalOps``: every partition's task body, Parquet read and
-   result write included, plus the driver's manifest) vs the baseline loop.
+   in one process (every partition read in batches and through ``apply_stage`` as a worker
+   does, plus the driver's manifest; no docs output) vs the baseline loop.
 2. Loader throughput (tokens/s): ``PackedDataset`` random-access packed samples
    (shuffled order, blended zh/en) vs raw sequential ``numpy.memmap`` reads of
    ``seq_len + 1`` windows of the same ``.bin`` files. Target >= 0.5x.
@@ -31,11 +31,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import bench_data, print_machine  # noqa: E402
+from common import REPO, bench_data, print_machine  # noqa: E402
+
+sys.path.insert(0, str(REPO))
+from tokenize_run import run_ours, write_inputs, write_job  # noqa: E402
 from jinglian import documents as D  # noqa: E402
-from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet  # noqa: E402
+from jinglian.pipeline.dataops import TableSet  # noqa: E402
+from jinglian.pipeline.partition import read_intermediate_batches  # noqa: E402
 from jinglian.pretrain.data import PackedDataset, blend_indices, load_blend  # noqa: E402
-from jinglian.stages.base import RunContext  # noqa: E402
+from jinglian.stages.base import RunContext, StageCounts, apply_stage  # noqa: E402
 from jinglian.stages.tokenize import indexed  # noqa: E402
 from jinglian.stages.tokenize.stage import TokenizeParams, TokenizeStage  # noqa: E402
 
@@ -93,11 +97,18 @@ def baseline_tokenize(docs, model: str, out: str) -> int:
     return total
 
 
-def stage_tokenize(rows: TableSet, model: str, out: str, shard_tokens: int, ops_class=RayOps) -> dict:
+def stage_tokenize(rows: TableSet, model: str, out: str, shard_tokens: int) -> dict:
+    """The stage in this process, as a worker and the driver run it: each partition read in the
+    executor's batches of 256 rows through ``apply_stage``, ``partition_done``, then ``after_run``."""
     ctx = RunContext(output_dir=out, work_dir=os.path.join(out, "_work"))
-    stage = TokenizeStage(TokenizeParams(tokenizer=model, shard_tokens=shard_tokens, valid_ratio=0.01), ctx)
+    params = TokenizeParams(tokenizer=model, shard_tokens=shard_tokens, valid_ratio=0.01)
+    stage = TokenizeStage(params, ctx)
     stage.setup()
-    return stage.prepare(rows, ops_class(os.path.join(out, "_ops")))
+    for part, path in enumerate(rows.paths):
+        for batch in read_intermediate_batches(path, 256):
+            apply_stage(stage, batch, StageCounts())
+        stage.partition_done(part)
+    return TokenizeStage(params, ctx).after_run()
 
 
 def bench_tokenize_cpu(docs, rows: TableSet, model: str, tmp: str, shard_tokens: int, rounds: int) -> None:
@@ -112,7 +123,7 @@ def bench_tokenize_cpu(docs, rows: TableSet, model: str, tmp: str, shard_tokens:
         tokens = baseline_tokenize(docs, model, os.path.join(tmp, "baseline.bin"))
         base_cpu.append(time.process_time() - cpu)
         cpu = time.process_time()
-        stats = stage_tokenize(rows, model, os.path.join(tmp, f"local-{r}"), shard_tokens, LocalOps)
+        stats = stage_tokenize(rows, model, os.path.join(tmp, f"local-{r}"), shard_tokens)
         stage_cpu.append(time.process_time() - cpu)
         assert stats["tokens"] == tokens, (stats["tokens"], tokens)
         shutil.rmtree(os.path.join(tmp, f"local-{r}"))
@@ -124,71 +135,49 @@ def bench_tokenize_cpu(docs, rows: TableSet, model: str, tmp: str, shard_tokens:
           f"(2 workers on an idle 2-core machine: ratio ~ 2 / this, less Ray's own overhead)")
 
 
-def _worker_pids(ray) -> list[int]:
-    """Start Ray's 2 workers (as earlier stages of a pipeline would have) and return their pids."""
-
-    @ray.remote(num_cpus=1)
-    def pid():
-        time.sleep(0.5)
-        return os.getpid()
-
-    pids = sorted(set(ray.get([pid.remote() for _ in range(2)])))
-    assert len(pids) == 2, pids
-    return pids
-
-
-def _cpu_seconds(pids: list[int]) -> list[float]:
-    import psutil
-
-    return [sum(psutil.Process(p).cpu_times()[:2]) for p in pids]
-
-
 def bench_tokenize(docs, model, tmp, parts, shard_tokens, rounds):
     """Baseline and stage alternate, ``rounds`` times each; wall and CPU seconds of both are recorded.
 
-    On a shared machine wall time depends on what else runs (and Linux autogroup scheduling
-    gives a whole session one share however many processes it runs), so CPU seconds are
-    reported too: the baseline's CPU vs the stage's critical path (driver + busiest worker)
-    is the speedup an otherwise idle 2-core machine would show.
+    The stage runs as a pipeline runs it: ``jinglian run`` of a ``parquet -> tokenize`` job with 2
+    actors on a Ray instance started before timing (as if earlier stages had run). On a shared
+    machine wall time depends on what else runs (and Linux autogroup scheduling gives a whole
+    session one share however many processes it runs), so CPU seconds are reported too.
     """
     import ray
 
     rows = write_partitions(docs, tmp, parts)
     bench_tokenize_cpu(docs, rows, model, tmp, shard_tokens, rounds)
+    corpora: dict[str, list[str]] = {}
+    for _, source, text in docs:
+        corpora.setdefault(source, []).append(text)
+    inputs = write_inputs(corpora, os.path.join(tmp, "in"), parts)
+    job = write_job(os.path.join(tmp, "job.yaml"), inputs, model, os.path.join(tmp, "unused"), shard_tokens)
     # Ray starts workers at nice 15 (the driver keeps priority); on a shared machine that would
     # pit a nice-15 stage against a nice-0 baseline, so both run at the same priority here.
     os.environ.setdefault("RAY_worker_niceness", "0")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     base_runs, stage_runs, base_cpu, stage_cpu = [], [], [], []
     try:
-        workers = _worker_pids(ray)
         for r in range(rounds):
             start, cpu = time.perf_counter(), time.process_time()
             base_tokens = baseline_tokenize(docs, model, os.path.join(tmp, "baseline.bin"))
             base_runs.append(time.perf_counter() - start)
             base_cpu.append(time.process_time() - cpu)
-            out = os.path.join(tmp, f"stage-{r}")  # a fresh output: nothing to resume
-            before, start, cpu = _cpu_seconds(workers), time.perf_counter(), time.process_time()
-            stats = stage_tokenize(rows, model, out, shard_tokens)
-            stage_runs.append(time.perf_counter() - start)
-            per_worker = [b - a for a, b in zip(before, _cpu_seconds(workers))]
-            stage_cpu.append((time.process_time() - cpu, per_worker))
+            wall, cpu, stage = run_ours(job, os.path.join(tmp, f"stage-{r}"), 2)  # a fresh output: nothing to resume
+            stage_runs.append(wall)
+            stage_cpu.append(cpu)
+            stats = stage["prepare"]
             assert stats["tokens"] == base_tokens, (stats["tokens"], base_tokens)
     finally:
         ray.shutdown()
     base_s, stage_s = min(base_runs), min(stage_runs)
-    print(f"\n[1] tokenize {len(docs)} docs, {base_tokens:,} tokens ({parts} partitions, {stats['shards']} shards, "
+    print(f"\n[1] tokenize {len(docs)} docs, {base_tokens:,} tokens ({len(inputs)} Parquet files, {stats['shards']} shards, "
           f"tokenizer {os.path.basename(model)}), best of {rounds} alternating runs, RAY_worker_niceness={os.environ['RAY_worker_niceness']}")
-    print(f"    baseline encode+tofile, 1 process: {base_s:7.2f} s  {base_tokens / base_s:12,.0f} tokens/s   runs: {_runs(base_runs)}")
-    print(f"    tokenize stage, 2 Ray workers:     {stage_s:7.2f} s  {base_tokens / stage_s:12,.0f} tokens/s   runs: {_runs(stage_runs)}")
+    print(f"    baseline encode+tofile, 1 process:        {base_s:7.2f} s  {base_tokens / base_s:12,.0f} tokens/s   runs: {_runs(base_runs)}")
+    print(f"    jinglian run [tokenize], 2 Ray actors:    {stage_s:7.2f} s  {base_tokens / stage_s:12,.0f} tokens/s   runs: {_runs(stage_runs)}")
     print(f"    -> wall-clock ratio {base_s / stage_s:.2f}x (target >= 1.7x)")
-    critical = [d + max(w) for d, w in stage_cpu]
-    total = [d + sum(w) for d, w in stage_cpu]
-    print(f"    CPU seconds: baseline {_runs(base_cpu)}; stage total (driver + workers) {_runs(total)}; "
-          f"stage critical path (driver + busiest worker) {_runs(critical)}")
-    print("    stage CPU split (driver | worker 1, worker 2): " + "; ".join(f"{d:.2f} | {_runs(w)}" for d, w in stage_cpu))
-    print(f"    -> CPU-derived ratio for an idle 2-core machine: {min(base_cpu) / min(critical):.2f}x "
-          f"(baseline CPU / stage critical-path CPU, best runs)")
+    print(f"    CPU seconds: baseline {_runs(base_cpu)}; jinglian run, every process of the tree (Ray's daemons, "
+          f"the docs output included) {_runs(stage_cpu)}")
     return os.path.join(tmp, f"stage-{rounds - 1}", "tokens")
 
 

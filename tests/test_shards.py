@@ -289,6 +289,8 @@ def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append
     parts = corpus(seed=3, parts=2, per_part=50)
     parts[0][9]["text"] = None  # null text: just the EOD
     parts[1][4]["text"] = "表情 😀 emoji 𠮷 and é"  # 4-byte UTF-8, combining-free accents
+    parts[1][5]["text"] = "def f(x):\n    return  x\t\t+ 1   \n\n\n  # 注释"  # code: whitespace runs, tabs, newlines
+    parts[1][6]["text"] = "龘靐齉爩 ꙮ \u200b\u3000全角空格　。"  # characters the model lacks: byte fallback
     rows = write_rows(tmp_path, parts)
     _, stats, tokens_dir = run_stage(
         tmp_path, rows, tokenizer=spm_model, shard_tokens=300, valid_ratio=0.2, append_eod=append_eod, batch_size=7
@@ -358,7 +360,8 @@ def test_stage_rejects_weights_for_unknown_sources(tmp_path, spm_model):
 
 
 def test_tokenize_in_a_job(tmp_path, spm_model):
-    """Through the real executor (in-process): num_tokens lands in the curated docs."""
+    """Through the real executor (in-process): num_tokens lands in the curated docs; tokenize runs in
+    the same pass as the stage before it (no intermediate rows written and read again)."""
     from tests.helpers import write_job, write_jsonl
 
     from jinglian.pipeline.executor import RunOptions, run_job
@@ -374,10 +377,18 @@ def test_tokenize_in_a_job(tmp_path, spm_model):
         output=str(tmp_path / "out"),
         stages=[{"normalize": {}}, {"tokenize": {"tokenizer": spm_model, "valid_ratio": 0.0}}],
     )
-    run_job(load_job(job), RunOptions(use_ray=False, quiet=True))
+    stats = run_job(load_job(job), RunOptions(use_ray=False, quiet=True))
     docs = pq.read_table(str(tmp_path / "out" / "docs"))
     m = json.load(open(tmp_path / "out" / "tokens" / "manifest.json"))
     assert len(docs) == 40 and sum(docs[NUM_TOKENS].to_pylist()) == m["totals"]["train"]["tokens"] > 0
+    assert not glob.glob(str(tmp_path / "out" / "_work" / "segment-*")), "tokenize must not open a segment of its own"
+    tokenize = stats["stages"][1]
+    assert tokenize["prepare"]["tokens"] == tokenize["extra"]["tokens"] == sum(docs[NUM_TOKENS].to_pylist())
+    assert tokenize["prepare"]["docs"] == tokenize["extra"]["docs"] == 40
+
+    again = run_job(load_job(job), RunOptions(use_ray=False, quiet=True))  # resumed: every partition committed
+    assert again["stages"][1]["prepare"]["tokens"] == tokenize["prepare"]["tokens"]
+    assert json.load(open(tmp_path / "out" / "tokens" / "manifest.json")) == m
 
 
 def test_inspect_cli(tmp_path, spm_model, capsys):

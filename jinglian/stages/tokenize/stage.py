@@ -17,7 +17,7 @@ Why SentencePiece and not HF ``tokenizers`` as the encoder: on the benchmark tex
 SentencePiece's BPE costs less CPU per token, and a ``tokenizers`` BPE built from the
 same model does not reproduce its ids where pieces share a score (SentencePiece
 merges the leftmost of equal-score pairs, ``tokenizers`` the lower-ranked merge);
-``benchmarks/tokenize.py`` measures both.
+``benchmarks/tokenization.py`` measures both.
 """
 
 from __future__ import annotations

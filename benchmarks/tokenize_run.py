@@ -1,0 +1,78 @@
+"""What benchmarks/tokenization.py and benchmarks/shards.py share: Parquet inputs, a ``parquet -> tokenize``
+job, and one timed ``run_job`` of it on the Ray instance the benchmark started."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def write_inputs(corpora: dict[str, list[str]], directory: str, files: int) -> list[tuple[str, str]]:
+    """(source, path) of each Parquet file: every corpus cut round-robin over its share of ``files``."""
+    out = []
+    total = sum(map(len, corpora.values()))
+    for source, texts in corpora.items():
+        k = max(1, round(files * len(texts) / total))
+        for i in range(k):
+            path = os.path.join(directory, source, f"{i:03d}.parquet")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            chunk = texts[i::k]
+            pq.write_table(pa.table({"id": [f"{source}-{i}-{j}" for j in range(len(chunk))], "text": chunk}), path)
+            out.append((source, path))
+    return out
+
+
+def write_job(path: str, inputs: list[tuple[str, str]], model: str, output: str, shard_tokens: int = 4_000_000) -> str:
+    import yaml
+
+    sources = sorted({s for s, _ in inputs})
+    job = {
+        "name": "tokenize-bench",
+        "output": output,
+        "input": [{"path": os.path.join(os.path.dirname(next(p for s2, p in inputs if s2 == s)), "*.parquet"),
+                   "format": "parquet", "source": s} for s in sources],
+        "stages": [{"tokenize": {"tokenizer": model, "valid_ratio": 0.01, "shard_tokens": shard_tokens}}],
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(job, f, allow_unicode=True)
+    return path
+
+
+def _tree_cpu() -> dict:
+    import psutil
+
+    out = {}
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            out[(proc.pid, proc.create_time())] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
+def run_ours(job_path: str, output: str, workers: int) -> tuple[float, float, dict]:
+    """Wall seconds, CPU seconds of this process and every Ray process under it (daemons included:
+    sampled every 50 ms while the run lasts, so the actors that end with their segment count too),
+    and the stage's statistics."""
+    from common import TreeMemory
+
+    from jinglian.pipeline.executor import RunOptions, run_job
+    from jinglian.pipeline.job import load_job
+
+    job = load_job(job_path, output)
+    before = _tree_cpu()
+    tree = TreeMemory(os.getpid())
+    start = time.perf_counter()
+    stats = run_job(job, RunOptions(workers=workers, quiet=True))
+    wall = time.perf_counter() - start
+    tree.stop()
+    cpu = sum(v - before.get(k, 0.0) for k, v in {**tree._cpu, **_tree_cpu()}.items())
+    tokenize = next(s for s in stats["stages"] if s["name"] == "tokenize")
+    return wall, cpu, tokenize
+
+
