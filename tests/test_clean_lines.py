@@ -120,10 +120,11 @@ def test_comment_counters_after_a_sentence_are_cut_and_years_in_prose_are_not():
     assert result.by_kind == {"counter_tail": 2} and result.lines_removed == 0 and result.chars_removed == 4
 
 
-def test_lines_of_numbers_and_symbols_are_cut_list_numbers_formulas_and_table_cells_stay():
+def test_lines_of_numbers_and_symbols_are_cut_list_numbers_formulas_notes_and_table_cells_stay():
     page = "\n".join(["深入浅出的好文章，这篇放在评论版太可惜了。", "- 2012/01/16 12:13 219.8*****137", "好医生",
-                      "- 2012/01/16 11:27 218.1*****8.32", "1.", "x = 3 + 4", "| 2011 | 2012 |", "29 ]"])
+                      "- 2012/01/16 11:27 218.1*****8.32", "1.", "x = 3 + 4", "| 2011 | 2012 |", "……”〔１８〕",
+                      "29 ]"])
     result = clean_text(page)
     assert result.text.split("\n") == ["深入浅出的好文章，这篇放在评论版太可惜了。", "好医生", "1.", "x = 3 + 4",
-                                       "| 2011 | 2012 |"]
+                                       "| 2011 | 2012 |", "……”〔１８〕"]
     assert result.by_kind == {"numeric": 3} and result.lines_removed == 3

@@ -47,6 +47,7 @@ ARROWS = " >》»→"
 # a stray "29 ]" -- page furniture the extractor left in. Lines with "=", "$" or a backslash are formulas.
 NUMERIC_LINE_RE = re.compile(r"[\d\W_]*\d[\d\W_]*")
 FORMULA_MARKS = ("=", "$", "\\")
+SENTENCE_MARKS = ("。", "！", "？", "…", "”", "」")
 # A list number on a line of its own ("1、", "6.", "(3)", "１") numbers the next line: a recipe step, an essay's part.
 LIST_NUMBER_RE = re.compile(r"[(（〔\[]?[\d０-９]{1,3}[)）〕\].、．]?")
 # A list item: a bullet or a number before the text ("1. 鸡蛋洗净", "② 加盐", "- 面粉 200克").
@@ -214,9 +215,10 @@ def read_more_lines(s: TextStats, t: Thresholds) -> Verdict:
 
 def is_numeric_furniture(line: str) -> bool:
     """A line of digits and symbols only ("29 ]", "- 2012/01/16 12:13 219.8*****137"): a counter, a cut-off
-    timestamp, a comment's date and masked IP; a formula or a list number on its own line is text."""
+    timestamp, a comment's date and masked IP; a formula, a list number on its own line or the end of a sentence
+    with its note number ("……”〔１８〕", in fiction) is text."""
     return (NUMERIC_LINE_RE.fullmatch(line) is not None and not any(mark in line for mark in FORMULA_MARKS)
-            and not LIST_NUMBER_RE.fullmatch(line))
+            and not LIST_NUMBER_RE.fullmatch(line) and not any(mark in line for mark in SENTENCE_MARKS))
 
 
 def numeric_lines(s: TextStats, t: Thresholds) -> Verdict:
