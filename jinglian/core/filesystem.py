@@ -113,7 +113,6 @@ class RangeReader(io.RawIOBase):
 
     def __init__(self, fs, path: str, chunk_bytes: int, retry_delays: tuple[float, ...]):
         self.fs, self.path, self.chunk_bytes, self.retry_delays = fs, path, chunk_bytes, retry_delays
-        self.retries = 0  # range requests repeated after a failure (a caller may report it)
         info = self._with_retries(0, lambda: fs.info(path))
         self.size = info.get("size")
         if self.size is None:
@@ -163,7 +162,6 @@ class RangeReader(io.RawIOBase):
                 if attempt == len(self.retry_delays):
                     raise RemoteReadError(f"{self.path}: read failed at byte {start} after {attempt + 1} tries: "
                                           f"{type(exc).__name__}: {exc}") from exc
-                self.retries += 1
                 time.sleep(self.retry_delays[attempt])
         raise AssertionError("unreachable")
 
