@@ -36,7 +36,6 @@ from benchmarks.common import bench_data, print_machine  # noqa: E402
 from jinglian import documents as D  # noqa: E402
 from jinglian.stages.filter import DEFAULT_RULESETS, RULESETS, FilterStage  # noqa: E402
 from jinglian.stages.filter.text_stats import TextStats  # noqa: E402
-from jinglian.stages.pii import find_pii, redact  # noqa: E402
 
 ENGLISH_SETS = ("gopher_quality", "gopher_repetition", "c4", "fineweb")
 
@@ -182,7 +181,6 @@ def main() -> None:
             line += f"; baseline ({args.baseline_tree}) {base:,.0f} docs/s, ratio ours/baseline {ours / base:.2f}"
         print(line)
     demo()
-    pii(zh, args.samples)
 
 
 def demo() -> None:
@@ -208,43 +206,6 @@ def demo() -> None:
             counts[key, "rejected"] += stage.judge(doc["text"], doc["lang"]) is not None or (classify and score < 0.5)
         kinds = sorted({k for k, _ in counts})
         print(f"- {name}: " + ", ".join(f"{k} {counts[k, 'rejected']}/{counts[k, 'n']}" for k in kinds))
-
-
-def pii(web: list[str], samples: int) -> None:
-    """PII redaction: planted values and decoys of the demo corpus, findings on real web text, throughput."""
-    from jinglian.demo.corpus import generate_documents
-
-    planted = missed = decoys = destroyed = 0
-    for doc in generate_documents(600, 0):
-        if doc["kind"] != "pii":
-            continue
-        text, _ = redact(doc["text"])
-        for kind, values in doc["pii"].items():
-            for value in values:
-                if kind == "decoy":
-                    decoys += 1
-                    destroyed += value not in text
-                else:
-                    planted += 1
-                    missed += value in text
-    print("\n## PII redaction\n")
-    print(f"- demo corpus: {planted - missed}/{planted} planted values replaced; "
-          f"{decoys - destroyed}/{decoys} decoys (dates, prices, order numbers failing Luhn) left intact")
-    found = Counter()
-    examples: dict[str, list[str]] = defaultdict(list)
-    for text in web:
-        for start, end, kind in find_pii(text):
-            found[kind] += 1
-            if len(examples[kind]) < samples + 2:
-                examples[kind].append(text[max(0, start - 15):end + 10].replace("\n", " "))
-    print(f"- real Chinese web text ({len(web)} docs): findings by type {dict(found)}")
-    for kind, lines in examples.items():
-        for line in lines:
-            print(f"    - {kind}: …{line}…")
-    start = time.process_time()
-    for text in web:
-        redact(text)
-    print(f"- throughput: {len(web) / (time.process_time() - start):,.0f} docs/s per core (CPU time)")
 
 
 if __name__ == "__main__":
