@@ -9,7 +9,10 @@ one source per corpus), which both sides read.
 
 - **ours**: ``jinglian run`` of the job ``parquet -> tokenize`` (Megatron shards, manifest, blend,
   the curated docs with ``num_tokens``) with ``--workers`` actors on a Ray instance started before
-  timing (as in a pipeline whose earlier stages ran). The stage's encoder is SentencePiece.
+  timing (as in a pipeline whose earlier stages ran); ``--workers 1``: in this process, no Ray.
+  The stage's encoder is SentencePiece. Also printed: the stage's own share of those runs (its
+  ``process()`` seconds over the partitions / workers + ``after_run``), what it adds to a segment
+  whose actors already run.
 - **baseline**: what datatrove's ``DocumentTokenizer`` does, in one process: a ``tokenizers.Tokenizer``
   loaded from a ``tokenizer.json`` (the same SentencePiece model as a ``tokenizers`` BPE with byte
   fallback, the layout of transformers' Llama conversion, built before timing), each file's texts
@@ -189,7 +192,7 @@ def same_ids(corpora: dict[str, list[str]], model: str, tokenizer_json: str) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", default="chinese-llama2-tokenizer.model", help="file in bench-data/tokenizers")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="1: ours runs in this process (--no-ray), HF on 1 thread")
     ap.add_argument("--files", type=int, default=8, help="Parquet input files (partitions)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--with-laws", action="store_true", help="add the 3,476 zh-laws documents")
@@ -220,16 +223,21 @@ def main() -> None:
 
         # Ray starts workers at nice 15; the baseline runs at nice 0: the same priority for both.
         os.environ.setdefault("RAY_worker_niceness", "0")
-        ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
-        base_runs, ours_runs, base_cpu, ours_cpu = [], [], [], []
+        if args.workers > 1:
+            ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
+        base_runs, ours_runs, base_cpu, ours_cpu, own = [], [], [], [], []
         try:
             for r in range(args.rounds):
                 b = run_baseline(tokenizer_json, eod, [p for _, p in inputs], os.path.join(tmp, f"base-{r}"), args.workers)
                 base_runs.append(b["wall_s"])
                 base_cpu.append(b["cpu_s"])
-                wall, cpu, stage = run_ours(job, os.path.join(tmp, f"ours-{r}"), args.workers)
+                wall, cpu, stage = run_ours(job, os.path.join(tmp, f"ours-{r}"), args.workers,
+                                            use_ray=None if args.workers > 1 else False)
                 ours_runs.append(wall)
                 ours_cpu.append(cpu)
+                # the stage's own share of the run: its process() seconds summed over partitions, spread
+                # over the workers, plus after_run on the driver (what it adds to a segment already running)
+                own.append(stage["wall_s"] / args.workers + stage["prepare"]["wall_s"])
                 tokens = stage["prepare"]["tokens"]
                 assert tokens == want_tokens, (tokens, want_tokens)
                 shutil.rmtree(os.path.join(tmp, f"base-{r}"))
@@ -243,8 +251,10 @@ def main() -> None:
               f"{args.workers} workers, best of {args.rounds} alternating runs")
         print(f"    HF tokenizers encode_batch_fast, {args.workers} threads: {best_b:6.2f} s {b['tokens'] / best_b:12,.0f} tokens/s"
               f"   runs: {runs(base_runs)} (CPU s: {runs(base_cpu)})")
-        print(f"    jinglian run [tokenize], {args.workers} Ray actors:     {best_o:6.2f} s {want_tokens / best_o:12,.0f} tokens/s"
+        print(f"    jinglian run [tokenize], {args.workers} worker(s):      {best_o:6.2f} s {want_tokens / best_o:12,.0f} tokens/s"
               f"   runs: {runs(ours_runs)} (CPU s, Ray's daemons included: {runs(ours_cpu)})")
+        print(f"    tokenize's own time in those runs (process() summed over partitions / {args.workers} + after_run): "
+              f"{runs(own)} -> HF / that: {best_b / min(own):.2f}x")
         print(f"    -> jinglian / HF tokens/s: {best_b / best_o:.2f}x (done when >= 1.0); "
               f"CPU: HF / jinglian {min(base_cpu) / min(ours_cpu):.2f}x")
         if args.cold:

@@ -55,7 +55,7 @@ def _tree_cpu() -> dict:
     return out
 
 
-def run_ours(job_path: str, output: str, workers: int) -> tuple[float, float, dict]:
+def run_ours(job_path: str, output: str, workers: int, use_ray: bool | None = None) -> tuple[float, float, dict]:
     """Wall seconds, CPU seconds of this process and every Ray process under it (daemons included:
     sampled every 50 ms while the run lasts, so the actors that end with their segment count too),
     and the stage's statistics."""
@@ -68,7 +68,7 @@ def run_ours(job_path: str, output: str, workers: int) -> tuple[float, float, di
     before = _tree_cpu()
     tree = TreeMemory(os.getpid())
     start = time.perf_counter()
-    stats = run_job(job, RunOptions(workers=workers, quiet=True))
+    stats = run_job(job, RunOptions(workers=workers, use_ray=use_ray, quiet=True))
     wall = time.perf_counter() - start
     tree.stop()
     cpu = sum(v - before.get(k, 0.0) for k, v in {**tree._cpu, **_tree_cpu()}.items())
