@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 
-import yaml
-
 RANDOM_BASE = "random"
 
 
@@ -21,12 +19,13 @@ def pretrain_after_run(config_path: str, output: str, steps: int | None = None,
                        continue_from: str | None = None) -> dict:
     """Train in this process on ``<output>/tokens``; everything goes to ``<output>/pretrain``.
     Returns where things are (``checkpoints``, and when continuing ``export``)."""
+    from jinglian.core.config import load_yaml
+
     from .commands import apply_overrides
     from .config import from_dict
     from .launch import train_process
 
-    with open(config_path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
+    raw = load_yaml(config_path) or {}
     work = os.path.join(output, "pretrain")
     overrides = [f"data.tokens_dir={os.path.join(output, 'tokens')}", f"train.output_dir={work}"]
     if steps is not None:
@@ -36,7 +35,7 @@ def pretrain_after_run(config_path: str, output: str, steps: int | None = None,
     if continue_from:
         raw.setdefault("model", {})["init_from"] = {"checkpoint": convert_base(continue_from, extended, work),
                                                      "tokenizer": extended}
-    rows = train_process(from_dict(raw))
+    rows = train_process(from_dict(raw, config_path))
     where = {"checkpoints": os.path.join(work, "checkpoints")}
     if rows:
         last = rows[-1]

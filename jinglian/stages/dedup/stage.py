@@ -8,7 +8,7 @@ import math
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian import documents as D
+from jinglian.core.config import Where, bounds, check_bounds
 from jinglian.pipeline.dataops import DataOps, TableSet, write_atomic
 from jinglian.stages.base import BarrierStage
 from jinglian.stages.dedup import phases, text
@@ -36,9 +37,9 @@ _VERDICT_ROW_GROUP = 8192  # rows per row group of a verdict file: what process(
 class DedupParams:
     exact: bool = True  # drop documents whose normalised text is identical to a kept one
     minhash: bool = True  # drop near-duplicates (MinHash-LSH candidates verified by exact Jaccard)
-    threshold: float = 0.8  # Jaccard similarity of shingle sets at which two documents are near-duplicates
-    ngram: int = 5  # tokens per shingle (a CJK character or a run of letters/digits is one token)
-    num_perm: int = 128  # MinHash permutations
+    threshold: float = field(default=0.8, metadata=bounds(gt=0, le=1))  # Jaccard similarity of shingle sets at which two documents are near-duplicates
+    ngram: int = field(default=5, metadata=bounds(ge=1))  # tokens per shingle (a CJK character or a run of letters/digits is one token)
+    num_perm: int = field(default=128, metadata=bounds(ge=2))  # MinHash permutations
     seed: int = 1  # MinHash seed (datasketch's default)
     bands: int | None = None  # LSH bands; None: optimised from threshold and weights, as datasketch does
     rows: int | None = None  # LSH rows per band; set together with bands
@@ -59,10 +60,7 @@ class DedupStage(BarrierStage):
     def __init__(self, params=None, context=None):
         super().__init__(params, context)
         p = self.params
-        if not 0 < p.threshold <= 1:
-            raise ValueError(f"dedup threshold must be in (0, 1], got {p.threshold}")
-        if p.ngram < 1 or p.num_perm < 2:
-            raise ValueError("dedup ngram must be >= 1 and num_perm >= 2")
+        check_bounds(p, Where(path="dedup"))
         if (p.bands is None) != (p.rows is None):
             raise ValueError("dedup bands and rows are set together (or neither)")
         if p.bands is not None and p.bands * p.rows > p.num_perm:
