@@ -7,9 +7,10 @@ for an unknown key. Fields are checked against their annotations (``int``, ``flo
 dataclasses); a field declared with ``metadata=bounds(...)`` is also checked against
 its range. Fields without a default are required.
 
-YAML is read with YAML 1.2 number rules: PyYAML alone reads ``1e-4`` (no dot) as a
-string, which would make a quoted and an unquoted learning rate the same thing; here
-``1e-4`` is a number and ``"1e-4"`` a string, wherever the config comes from.
+YAML is read as PyYAML's safe loader reads it, except for exponents: PyYAML (YAML 1.1)
+reads ``1e-4`` (no dot) and ``1.0e4`` (no sign) as strings, which would make a quoted and
+an unquoted learning rate the same thing; here, as in YAML 1.2, ``1e-4`` is a number and
+``"1e-4"`` a string, wherever the config comes from.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def bounds(ge=None, gt=None, le=None, lt=None) -> dict:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose floats follow YAML 1.2: an exponent without a dot (``1e-4``) is a number."""
+    """SafeLoader that also reads ``1e-4`` and ``1.0e4`` as floats, as YAML 1.2 does."""
 
 
 _FLOAT = "tag:yaml.org,2002:float"
@@ -94,7 +95,7 @@ _Loader.add_implicit_resolver(
 
 
 def parse_yaml(text: str, where: Where | str | None = None):
-    """``text`` as YAML (YAML 1.2 numbers); a syntax error is a :class:`ConfigError` naming ``where``."""
+    """``text`` as YAML (``1e-4`` a number); a syntax error is a :class:`ConfigError` naming ``where``."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
