@@ -153,3 +153,13 @@ def test_range_descriptions():
         build(P, {"a": 1}, Where("f.yaml"))
     with pytest.raises(ConfigError, match=r"^f.yaml: b: expected an integer <= 10, got int 11$"):
         build(P, {"b": 11}, Where("f.yaml"))
+
+
+def test_a_jobs_pretraining_config_is_checked_before_the_run(files):
+    cfg = files("cfg.yaml", CONFIG, ("dp: 1", "dp: 0"))
+    job = files("job.yaml", JOB, ("stages:", f"pretrain: {{config: {cfg}, steps: 3}}\nstages:"))
+    with pytest.raises(JobError) as err:
+        load_job(job)
+    assert str(err.value) == f"{cfg}: parallel.dp: expected an integer >= 1, got int 0"
+    fixed = files("cfg.yaml", CONFIG)
+    assert load_job(job).pretrain.config == fixed

@@ -134,6 +134,10 @@ def _load_job(path: str, output: str | None) -> Job:
     pretrain = build(PretrainAfterRun, raw["pretrain"], where.at("pretrain")) if "pretrain" in raw else None
     if pretrain and not os.path.isfile(pretrain.config):
         raise JobError(f"{where.at('pretrain.config')}: no such file {pretrain.config!r}")
+    if pretrain:  # a mistake in the pretraining config shows now, not after the curation
+        from jinglian.pretrain.after_run import check_run_config
+
+        check_run_config(pretrain.config, output or raw["output"], pretrain.steps, pretrain.continue_from)
     return Job(
         file=path,
         name=raw["name"],
