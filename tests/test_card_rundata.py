@@ -6,7 +6,6 @@ import json
 import os
 from collections import Counter
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
