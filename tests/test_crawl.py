@@ -345,17 +345,17 @@ def test_headers_dripping_one_byte_at_a_time_hit_the_total_limit(header_drip, tm
 
 
 def test_timeout_detail_names_the_limit_that_fired(site, header_drip, tmp_path):
-    from jinglian.stages.crawl.fetch import FetchConfig, Fetcher
+    from jinglian.stages.crawl.fetch import Fetcher
     from jinglian.stages.crawl.politeness import HostGates
     from jinglian.stages.crawl.safety import AddressPolicy
 
     site.routes["/silent"] = lambda req: (time.sleep(2.5), (200, {"Content-Type": "text/html"}, PAGE))[1]
-    fetcher = Fetcher(FetchConfig(timeout_s=1.0, total_timeout_s=8.0, retries=0, respect_robots=False),
+    fetcher = Fetcher(CrawlParams(timeout_s=1.0, total_timeout_s=8.0, retries=0, respect_robots=False),
                       AddressPolicy(False, ["127.0.0.1/32"]), HostGates(2, 0.0, lambda host, delay: 0.0))
     silent = fetcher.fetch(site.base + "/silent")
     assert (silent.reason, silent.value) == ("crawl:timeout", 1.0)
     assert silent.detail == "no data for 1.0 s (timeout_s, per read)"
-    fetcher.config = FetchConfig(timeout_s=1.0, total_timeout_s=1.5, retries=0, respect_robots=False)
+    fetcher.config = CrawlParams(timeout_s=1.0, total_timeout_s=1.5, retries=0, respect_robots=False)
     dripping = fetcher.fetch(header_drip.base + "/page")
     assert (dripping.reason, dripping.value) == ("crawl:timeout", 1.5)
     assert dripping.detail == "the exchange (connect, request, headers, body) took longer than total_timeout_s=1.5 s"

@@ -85,4 +85,4 @@ def test_parameter_values_are_checked_before_anything_runs(data):
     path = job_file(data, VALID.replace("normalize: {form: NFKC}", "dedup: {threshold: 1.5}"))
     with pytest.raises(JobError) as err:
         load_job(path)
-    assert str(err.value).startswith(f"{path}: stages[0].dedup: dedup threshold must be in (0, 1], got 1.5")
+    assert str(err.value) == f"{path}: stages[0].dedup.threshold: expected a number in (0, 1], got float 1.5"

@@ -4,8 +4,9 @@ The counts come from ``stats.json`` (written by the engine) and, when the run
 was tokenized, from ``tokens/manifest.json``; they are copied, never
 recomputed, so the card and the run agree. Distributions that stats.json does
 not hold (document lengths per language, quality scores, duplicate-cluster
-sizes, rejections per source) are measured from the Parquet outputs, reading
-only the columns needed, up to ``max_docs`` kept documents.
+sizes, rejections per source) are measured from the Parquet outputs by polars
+lazy scans (only the columns needed, aggregated without a Python loop over
+rows), up to ``max_docs`` kept documents.
 
 Optional stages are recognised by what they leave behind, not by name alone:
 a ``quality_score`` column, rejected rows carrying ``duplicate_of``, a stage's
@@ -26,8 +27,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian import documents as D
@@ -108,8 +109,9 @@ def load_run(path: str, max_docs: int = 200_000) -> RunData:
         tokenizer=_tokenizer(os.path.join(path, "tokenizer")),
     )
     try:
-        _measure_kept(data, max_docs)
-        _measure_rejected(data)
+        with _named_if_damaged(f"{path}: a part file of docs/ or rejected/"):
+            _measure_kept(data, max_docs)
+            _measure_rejected(data)
     except _UnreadablePart as exc:
         raise RunDirError(str(exc)) from None
     return data
@@ -214,82 +216,80 @@ class _UnreadablePart(Exception):
     pass
 
 
-def _read(file: str, wanted) -> pa.Table:
-    with _named_if_damaged(file):
-        pf = pq.ParquetFile(file)
-        return pf.read(columns=[c for c in wanted if c in pf.schema_arrow.names])
-
-
-def _batches(file: str, wanted):
-    with _named_if_damaged(file):
-        pf = pq.ParquetFile(file)
-        columns = [c for c in wanted if c in pf.schema_arrow.names]
-        yield from pf.iter_batches(columns=columns, batch_size=8192)
-
-
 @contextlib.contextmanager
-def _named_if_damaged(file: str):
+def _named_if_damaged(what: str):
     """A damaged part file is one error naming it, not a traceback."""
     try:
         yield
-    except (pa.ArrowException, OSError) as exc:
-        raise _UnreadablePart(f"{file}: not a readable Parquet file ({exc}); re-run the job to rewrite it") from None
+    except (pa.ArrowException, pl.exceptions.PolarsError, OSError) as exc:
+        raise _UnreadablePart(f"{what}: not readable Parquet ({exc}); re-run the job to rewrite it") from None
+
+
+def _schema_names(file: str) -> list[str]:
+    with _named_if_damaged(file):
+        return pq.read_schema(file).names
+
+
+def _scan(files: list[str], columns: dict) -> pl.LazyFrame | None:
+    """The ``columns`` (name -> polars dtype) of all ``files`` as one lazy frame, in file order; a
+    column a file lacks reads as nulls there (partitions need not carry the same optional columns)."""
+    if not files:
+        return None
+    frames = []
+    for file in files:
+        names = set(_schema_names(file))
+        frames.append(pl.scan_parquet(file).select(
+            [pl.col(c).cast(t) if c in names else pl.lit(None, dtype=t).alias(c) for c, t in columns.items()]))
+    return pl.concat(frames, how="vertical")
+
+
+def _present(files: list[str], *columns: str) -> set[str]:
+    return {c for file in files for c in _schema_names(file) if c in columns}
 
 
 def _measure_kept(data: RunData, max_docs: int) -> None:
-    lengths: dict[str, list] = {}
-    quality = []
-    for file in _part_files(data.path, "docs"):
-        if data.sampled_docs >= max_docs:
-            break
-        for batch in _batches(file, (D.TEXT, LANG, QUALITY)):
-            batch = batch.slice(0, max_docs - data.sampled_docs)
-            data.sampled_docs += batch.num_rows
-            n = np.asarray(pc.utf8_length(batch.column(D.TEXT)).to_numpy(zero_copy_only=False))
-            columns = batch.schema.names
-            langs = batch.column(LANG).to_pylist() if LANG in columns else [UNKNOWN_LANG] * len(n)
-            for lang in set(langs):
-                sel = np.fromiter((l == lang for l in langs), bool, len(langs))
-                lengths.setdefault(lang or UNKNOWN_LANG, []).append(n[sel])
-            if QUALITY in columns:
-                quality.append(_floats(batch.column(QUALITY)))
-            if data.sampled_docs >= max_docs:
-                break
-    data.lengths = {k: np.concatenate(v) for k, v in lengths.items()}
-    if quality:
-        data.quality["kept"] = np.concatenate(quality)
-
-
-def _floats(column) -> np.ndarray:
-    values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
-    return values[~np.isnan(values)]
+    files = _part_files(data.path, "docs")
+    present = _present(files, LANG, QUALITY)
+    kept = _scan(files, {D.TEXT: pl.String, LANG: pl.String, QUALITY: pl.Float64})
+    if kept is None:
+        return
+    kept = kept.head(max_docs).select(
+        pl.col(D.TEXT).str.len_chars().fill_null(0).alias("n"),
+        pl.when(pl.col(LANG).is_null() | (pl.col(LANG) == "")).then(pl.lit(UNKNOWN_LANG)).otherwise(pl.col(LANG)).alias(LANG),
+        pl.col(QUALITY),
+    ).collect()
+    data.sampled_docs = kept.height
+    by_lang = kept.group_by(LANG, maintain_order=True).agg(pl.col("n"))
+    data.lengths = {lang: np.asarray(n, dtype=np.int64) for lang, n in by_lang.iter_rows()}
+    if QUALITY in present:
+        data.quality["kept"] = kept[QUALITY].drop_nulls().drop_nans().to_numpy()
 
 
 def _measure_rejected(data: RunData) -> None:
-    by_source: dict[str, Counter] = {}
-    clusters: Counter = Counter()  # kept document id -> duplicates removed in its favour
-    quality: dict[str, list] = {}
-    for file in _part_files(data.path, "rejected"):
-        table = _read(file, (D.REASON, D.SOURCE, D.DUPLICATE_OF, QUALITY))
-        columns = table.column_names
-        reasons = table.column(D.REASON).to_pylist()
-        sources = table.column(D.SOURCE).to_pylist() if D.SOURCE in columns else [""] * len(reasons)
-        for reason, source in zip(reasons, sources):
-            by_source.setdefault(reason, Counter())[source or ""] += 1
-        if D.DUPLICATE_OF in columns:
-            for reason, dup in zip(reasons, table.column(D.DUPLICATE_OF).to_pylist()):
-                if dup is not None:
-                    clusters[dup] += 1
-                    data.duplicate_reasons.add(reason)
-        if QUALITY in columns:
-            scores = np.asarray(table.column(QUALITY).to_numpy(zero_copy_only=False), dtype=float)
-            for reason, score in zip(reasons, scores):
-                if not np.isnan(score):
-                    quality.setdefault(f"rejected by {reason.split(':', 1)[0]}", []).append(score)
-    data.rejected_by_source = dict(sorted(by_source.items()))
-    data.cluster_sizes = Counter(n + 1 for n in clusters.values())
-    for name, scores in sorted(quality.items()):
-        data.quality[name] = np.asarray(scores)
+    files = _part_files(data.path, "rejected")
+    present = _present(files, D.DUPLICATE_OF, QUALITY)
+    rejected = _scan(files, {D.REASON: pl.String, D.SOURCE: pl.String, D.DUPLICATE_OF: pl.String, QUALITY: pl.Float64})
+    if rejected is None:
+        return
+    # maintain_order: groups come in the order their first row does, as the counters filled row by row did
+    by_source, clusters, quality = pl.collect_all([
+        rejected.group_by(D.REASON, pl.col(D.SOURCE).fill_null(""), maintain_order=True).len(),
+        rejected.filter(pl.col(D.DUPLICATE_OF).is_not_null())
+        .group_by(D.DUPLICATE_OF, maintain_order=True).agg(pl.len(), pl.col(D.REASON).unique(maintain_order=True)),
+        rejected.filter(pl.col(QUALITY).is_not_null() & pl.col(QUALITY).is_not_nan())
+        .group_by(pl.format("rejected by {}", pl.col(D.REASON).str.split(":").list.first()).alias("name"),
+                  maintain_order=True).agg(pl.col(QUALITY)),
+    ])
+    sources: dict[str, Counter] = {}
+    for reason, source, n in by_source.iter_rows():
+        sources.setdefault(reason, Counter())[source] = n
+    data.rejected_by_source = dict(sorted(sources.items()))
+    if D.DUPLICATE_OF in present:
+        data.cluster_sizes = Counter(n + 1 for _, n, _ in clusters.iter_rows())
+        data.duplicate_reasons = {r for reasons in clusters[D.REASON] for r in reasons}
+    if QUALITY in present:
+        for name, scores in sorted(quality.iter_rows()):
+            data.quality[name] = np.asarray(scores, dtype=float)
 
 
 # tokens/manifest.json is written by the tokenize stage (jinglian.stages.tokenize.manifest):

@@ -1,1 +1,1 @@
-"""What every package of jinglian stands on; imports no Ray."""
+"""The floor everything stands on: stage API, run context, document columns, table ops, atomic writes, config validation, CJK ranges. Imports no Ray and nothing of jinglian.pipeline."""

@@ -22,16 +22,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import glob
 import hashlib
 import json
 import os
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from jinglian.core.config import ConfigError, Where, build, check_keys, check_value, load_yaml, suggest
 from jinglian.stages import STAGES, is_plugin_name, stage_class
 from jinglian.stages.base import Stage
 from jinglian.stages.ingest import READERS, reader
@@ -56,8 +54,9 @@ INPUT_KEYS = {"path": str, "format": str, "source": str, "generate": str}
 REMOTE_INPUT_KEYS = {"paths_list": str, "prefix": str, "skip": int, "limit": int, "storage_options": dict}
 
 
-class JobError(ValueError):
-    """A job file is not valid; the message names the file, the field and what was expected."""
+class JobError(ConfigError):
+    """A job cannot run: its file is not valid (the message names the file, the field and what was
+    expected), or its inputs, output or cluster are not usable."""
 
 
 @dataclass
@@ -109,17 +108,20 @@ class Job:
 
 def load_job(path: str, output: str | None = None) -> Job:
     """Read and validate a job file; raise :class:`JobError` on the first problem."""
-    if not os.path.isfile(path):
-        raise JobError(f"{path}: no such job file")
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = yaml.safe_load(f)
-    except yaml.YAMLError as exc:
-        raise JobError(f"{path}: not valid YAML: {exc}") from None
-    where = _Where(path)
+        return _load_job(path, output)
+    except JobError:
+        raise
+    except ConfigError as exc:
+        raise JobError(str(exc)) from None
+
+
+def _load_job(path: str, output: str | None) -> Job:
+    raw = load_yaml(path, "job file")
+    where = Where(path)
     if not isinstance(raw, dict):
         raise JobError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
-    _check_keys(raw, TOP_LEVEL_KEYS, where, "top level")
+    check_keys(raw, TOP_LEVEL_KEYS, where, "top level key")
     for key in ("name", "input", "output", "stages"):
         if key not in raw and not (key == "output" and output):
             raise JobError(f"{path}: missing required field '{key}'")
@@ -134,10 +136,14 @@ def load_job(path: str, output: str | None = None) -> Job:
     if "card" in raw:
         from jinglian.cards.card import CardOptions
 
-        card = build_dataclass(CardOptions, raw["card"], where.at("card"))
-    pretrain = build_dataclass(PretrainAfterRun, raw["pretrain"], where.at("pretrain")) if "pretrain" in raw else None
+        card = build(CardOptions, raw["card"], where.at("card"), "parameter")
+    pretrain = build(PretrainAfterRun, raw["pretrain"], where.at("pretrain")) if "pretrain" in raw else None
     if pretrain and not os.path.isfile(pretrain.config):
         raise JobError(f"{where.at('pretrain.config')}: no such file {pretrain.config!r}")
+    if pretrain:  # a mistake in the pretraining config shows now, not after the curation
+        from jinglian.pretrain.after_run import check_run_config
+
+        check_run_config(pretrain.config, output or raw["output"], pretrain.steps, pretrain.continue_from)
     return Job(
         file=path,
         name=raw["name"],
@@ -152,7 +158,7 @@ def load_job(path: str, output: str | None = None) -> Job:
     )
 
 
-def _load_input(entry, where: "_Where") -> InputSpec:
+def _load_input(entry, where: Where) -> InputSpec:
     if not isinstance(entry, dict):
         raise JobError(f"{where}: expected a mapping with 'path' and 'format', got {type(entry).__name__}")
     if "format" not in entry or ("path" in entry) == ("paths_list" in entry):
@@ -162,9 +168,9 @@ def _load_input(entry, where: "_Where") -> InputSpec:
             raise JobError(f"{where}.{key}: only with 'paths_list'")
     fmt = entry["format"]
     if fmt not in READERS:
-        raise JobError(f"{where}.format: unknown format {fmt!r} (expected one of: {', '.join(sorted(READERS))}){_suggest(fmt, READERS)}")
+        raise JobError(f"{where}.format: unknown format {fmt!r} (expected one of: {', '.join(sorted(READERS))}){suggest(fmt, READERS)}")
     option_types = dict(getattr(reader(fmt), "options", {}))
-    _check_keys(entry, {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}, where, "input entry")
+    check_keys(entry, {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}, where, "input entry key")
     for key, typ in {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}.items():
         if key in entry:
             check_value(entry[key], typ, where.at(key))
@@ -193,7 +199,7 @@ def _load_input(entry, where: "_Where") -> InputSpec:
     return spec
 
 
-def _load_stage(entry, where: "_Where") -> StageSpec:
+def _load_stage(entry, where: Where) -> StageSpec:
     if isinstance(entry, str):
         entry = {entry: {}}
     if not isinstance(entry, dict) or len(entry) != 1:
@@ -201,7 +207,7 @@ def _load_stage(entry, where: "_Where") -> StageSpec:
     (name, params), = entry.items()
     if name not in STAGES and not is_plugin_name(name):
         raise JobError(f"{where}: unknown stage {name!r} (expected one of: {', '.join(sorted(STAGES))}, "
-                       f"or a plugin's 'package.module:Class'){_suggest(name, STAGES)}")
+                       f"or a plugin's 'package.module:Class'){suggest(name, STAGES)}")
     params = {} if params is None else params
     try:
         cls = stage_class(name)
@@ -209,118 +215,9 @@ def _load_stage(entry, where: "_Where") -> StageSpec:
         raise JobError(f"{where}: stage {name!r} cannot be imported: {type(exc).__name__}: {exc}") from None
     if not (isinstance(cls, type) and issubclass(cls, Stage)):
         raise JobError(f"{where}: {name!r} is not a jinglian Stage subclass")
-    built = build_dataclass(cls.Params, params, where.at(name))
+    built = build(cls.Params, params, where.at(name), "parameter")
     try:
         cls(built)  # stages check their parameters' values when built (cheap: models load in setup)
     except ValueError as exc:
         raise JobError(f"{where.at(name)}: {exc}") from None
     return StageSpec(name=name, params=built)
-
-
-def build_dataclass(cls, values, where: "_Where"):
-    """Instantiate a Params dataclass from a mapping, checking names and types."""
-    if not isinstance(values, dict):
-        raise JobError(f"{where}: expected a mapping of parameters, got {type(values).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-    for key in values:
-        if key not in fields:
-            expected = ", ".join(fields) or "no parameters"
-            raise JobError(f"{where.at(key)}: unknown parameter (expected one of: {expected}){_suggest(key, fields)}")
-    kwargs = {key: check_value(value, fields[key], where.at(key)) for key, value in values.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise JobError(f"{where}: {exc}") from None
-
-
-def check_value(value, typ, where: "_Where"):
-    """Check ``value`` against a type annotation; return it (nested dataclasses are built)."""
-    origin = typing.get_origin(typ)
-    args = typing.get_args(typ)
-    if typ is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for option in args:
-            try:
-                return check_value(value, option, where)
-            except JobError as exc:
-                errors.append(exc)
-        raise JobError(f"{where}: expected {_type_name(typ)}, got {_show(value)}")
-    if typ is type(None):
-        if value is None:
-            return None
-        raise JobError(f"{where}: expected null, got {_show(value)}")
-    if origin is typing.Literal:
-        if value in args:
-            return value
-        raise JobError(f"{where}: expected one of {', '.join(map(repr, args))}, got {_show(value)}")
-    if dataclasses.is_dataclass(typ):
-        return build_dataclass(typ, value, where)
-    if origin in (list, tuple) or typ in (list, tuple):
-        if not isinstance(value, list):
-            raise JobError(f"{where}: expected a list, got {_show(value)}")
-        item = args[0] if args else Any
-        return [check_value(v, item, where.at(f"[{i}]", join="")) for i, v in enumerate(value)]
-    if origin is dict or typ is dict:
-        if not isinstance(value, dict):
-            raise JobError(f"{where}: expected a mapping, got {_show(value)}")
-        key_t, val_t = args if args else (Any, Any)
-        return {check_value(k, key_t, where): check_value(v, val_t, where.at(str(k))) for k, v in value.items()}
-    if typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise JobError(f"{where}: expected a number, got {_show(value)}")
-    if typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise JobError(f"{where}: expected an integer, got {_show(value)}")
-    if typ in (str, bool):
-        if isinstance(value, typ):
-            return value
-        raise JobError(f"{where}: expected {'a string' if typ is str else 'true or false'}, got {_show(value)}")
-    if isinstance(typ, type) and isinstance(value, typ):
-        return value
-    raise JobError(f"{where}: expected {_type_name(typ)}, got {_show(value)}")
-
-
-def _check_keys(mapping: dict, allowed, where: "_Where", what: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise JobError(f"{where.at(str(key))}: unknown {what} key (expected one of: {', '.join(allowed)}){_suggest(str(key), allowed)}")
-
-
-def _suggest(name: str, choices) -> str:
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _type_name(typ) -> str:
-    if typ is type(None):
-        return "null"
-    origin = typing.get_origin(typ)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(typ))
-    if origin is typing.Literal:
-        return "one of " + ", ".join(map(repr, typing.get_args(typ)))
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
-    return names.get(origin or typ, getattr(typ, "__name__", str(typ)))
-
-
-def _show(value) -> str:
-    return f"{type(value).__name__} {value!r}"[:80]
-
-
-@dataclass
-class _Where:
-    """A field path inside a job file, for error messages: ``jobs/x.yaml: stages[1].dedup.threshold``."""
-
-    file: str
-    path: str = ""
-
-    def at(self, key: str, join: str = ".") -> "_Where":
-        return _Where(self.file, f"{self.path}{join}{key}" if self.path else key)
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path}" if self.path else self.file

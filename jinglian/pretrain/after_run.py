@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 
-import yaml
-
 RANDOM_BASE = "random"
 
 
@@ -21,22 +19,13 @@ def pretrain_after_run(config_path: str, output: str, steps: int | None = None,
                        continue_from: str | None = None) -> dict:
     """Train in this process on ``<output>/tokens``; everything goes to ``<output>/pretrain``.
     Returns where things are (``checkpoints``, and when continuing ``export``)."""
-    from .commands import apply_overrides
     from .config import from_dict
     from .launch import train_process
 
-    with open(config_path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
     work = os.path.join(output, "pretrain")
-    overrides = [f"data.tokens_dir={os.path.join(output, 'tokens')}", f"train.output_dir={work}"]
-    if steps is not None:
-        overrides.append(f"train.steps={steps}")
-    apply_overrides(raw, overrides)
     extended = os.path.join(output, "tokenizer", "tokenizer.model")
-    if continue_from:
-        raw.setdefault("model", {})["init_from"] = {"checkpoint": convert_base(continue_from, extended, work),
-                                                     "tokenizer": extended}
-    rows = train_process(from_dict(raw))
+    init_from = {"checkpoint": convert_base(continue_from, extended, work), "tokenizer": extended} if continue_from else None
+    rows = train_process(from_dict(run_config(config_path, output, steps, init_from), config_path))
     where = {"checkpoints": os.path.join(work, "checkpoints")}
     if rows:
         last = rows[-1]
@@ -44,6 +33,36 @@ def pretrain_after_run(config_path: str, output: str, steps: int | None = None,
     if continue_from:
         where["export"] = export_and_generate(where["checkpoints"], extended, os.path.join(work, "hf-export"))
     return where
+
+
+def check_run_config(config_path: str, output: str, steps: int | None = None, continue_from: str | None = None) -> None:
+    """Validate, before the run starts, the config :func:`pretrain_after_run` will train with (the
+    base checkpoint and extended tokenizer it will make stand in as names); a :class:`ConfigError` if not."""
+    from .config import from_dict
+
+    init_from = {"checkpoint": os.path.join(output, "pretrain", "base-checkpoint"),
+                 "tokenizer": os.path.join(output, "tokenizer", "tokenizer.model")} if continue_from else None
+    from_dict(run_config(config_path, output, steps, init_from), config_path)
+
+
+def run_config(config_path: str, output: str, steps: int | None, init_from: dict | None) -> dict:
+    """The config file's values with the run's token shards, output directory, steps and starting point."""
+    from jinglian.core.config import ConfigError, load_yaml
+
+    from .commands import apply_overrides
+
+    raw = load_yaml(config_path) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping of config sections, got {type(raw).__name__}")
+    overrides = [f"data.tokens_dir={os.path.join(output, 'tokens')}", f"train.output_dir={os.path.join(output, 'pretrain')}"]
+    if steps is not None:
+        overrides.append(f"train.steps={steps}")
+    apply_overrides(raw, overrides)
+    if init_from:
+        if not isinstance(raw.get("model"), dict):
+            raw["model"] = {}
+        raw["model"]["init_from"] = init_from
+    return raw
 
 
 def convert_base(continue_from: str, extended: str, work: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import yaml
+import sys
+
+from jinglian.core.config import ConfigError, load_yaml, parse_yaml
 
 
 def register(sub) -> None:
@@ -55,12 +57,15 @@ def convert_command(args) -> int:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """``raw`` with each ``SECTION.KEY=VALUE`` set (VALUE read as YAML, with the config files' number rules)."""
     for item in overrides:
         key, sep, value = item.partition("=")
         section, dot, field = key.partition(".")
         if not sep or not dot:
-            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
-        raw.setdefault(section, {})[field] = yaml.safe_load(value)
+            raise ConfigError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        if not isinstance(raw.get(section), dict):
+            raw[section] = {}
+        raw[section][field] = parse_yaml(value, f"--set {item!r}")
     return raw
 
 
@@ -70,8 +75,12 @@ def pretrain_command(args) -> int:
     if not args.config:
         raise SystemExit("jinglian pretrain: --config is required (or use `jinglian pretrain convert`)")
 
-    with open(args.config, encoding="utf-8") as f:
-        cfg = from_dict(apply_overrides(yaml.safe_load(f) or {}, args.set))
+    try:
+        raw = load_yaml(args.config) or {}
+        cfg = from_dict(apply_overrides(raw, args.set) if isinstance(raw, dict) else raw, args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         print(f"{args.config}: ok (world size {cfg.world_size}, global batch {cfg.global_batch} x {cfg.data.seq_len} tokens)")
         return 0

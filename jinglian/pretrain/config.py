@@ -1,20 +1,19 @@
 """Pretraining configuration: YAML sections mapped onto dataclasses and validated up front.
 
 A config file has the sections ``model``, ``data``, ``parallel``, ``optim``, ``train``; every
-key is a field below (unknown keys and wrong types are errors naming the key), so a typo
-fails at start-up rather than hours into a run.
+key is a field below, checked by :mod:`jinglian.core.config` as job files are (unknown keys,
+types, ranges: one message naming file and field), so a typo fails at start-up rather than
+hours into a run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
+from jinglian.core.config import ConfigError, Where, bounds, build, check_keys, check_value, load_yaml
 
 
 @dataclass
@@ -34,15 +33,16 @@ class ModelConfig:
     init_from: dict | None = None
 
 
-INIT_FROM_KEYS = {"hf", "checkpoint", "tokenizer", "new_rows"}
+INIT_FROM_KEYS = {"hf": str | None, "checkpoint": str | None, "tokenizer": str | None,
+                  "new_rows": Literal["mean", "edges", "random", "zero"]}
 
 
 @dataclass
 class DataConfig:
     tokens_dir: str | None = None  # tokens dir / manifest.json / blend .txt; None: synthetic tokens (smoke tests, benchmarks)
-    seq_len: int = 2048
-    micro_batch_size: int = 1  # sequences per micro-batch on each data-parallel rank
-    grad_accum: int = 1  # micro-batches per optimizer step (pipeline parallel: the pipeline's micro-batches)
+    seq_len: int = field(default=2048, metadata=bounds(ge=1))
+    micro_batch_size: int = field(default=1, metadata=bounds(ge=1))  # sequences per micro-batch on each data-parallel rank
+    grad_accum: int = field(default=1, metadata=bounds(ge=1))  # micro-batches per optimizer step (pipeline parallel: the pipeline's micro-batches)
     seed: int = 1234  # sample order
     cache_dir: str | None = None  # where the packed-sample index is cached; None: next to the output
     synthetic_samples: int = 100000  # size of the synthetic dataset when tokens_dir is None
@@ -50,14 +50,14 @@ class DataConfig:
 
 @dataclass
 class ParallelConfig:
-    dp: int = 1
-    pp: int = 1
-    tp: int = 1
+    dp: int = field(default=1, metadata=bounds(ge=1))
+    pp: int = field(default=1, metadata=bounds(ge=1))
+    tp: int = field(default=1, metadata=bounds(ge=1))
     dp_mode: Literal["fsdp", "ddp"] = "fsdp"  # FSDP2 fully_shard or DistributedDataParallel (tp == 1 only)
     sequence_parallel: bool = False  # shard norms and residual stream along the sequence across the TP group
     loss_parallel: bool = True  # vocabulary-parallel cross-entropy on TP-sharded logits (no logits all-gather)
     pp_schedule: Literal["1f1b", "interleaved_1f1b"] = "1f1b"
-    stages_per_rank: int = 1  # virtual pipeline stages per rank (interleaved_1f1b needs >= 2)
+    stages_per_rank: int = field(default=1, metadata=bounds(ge=1))  # virtual pipeline stages per rank (interleaved_1f1b needs >= 2)
     activation_checkpoint: bool = False  # recompute each block's activations in backward
     compile: bool = False  # torch.compile each block
     mixed_precision: Literal["bf16", "fp32"] = "bf16"  # bf16 autocast; applied on GPU only
@@ -80,7 +80,7 @@ class OptimConfig:
 
 @dataclass
 class TrainConfig:
-    steps: int = 1000  # optimizer steps in total
+    steps: int = field(default=1000, metadata=bounds(ge=1))  # optimizer steps in total
     output_dir: str = "runs/pretrain"  # metrics.jsonl, loss.png, checkpoints/
     seed: int = 0  # weight init
     log_every: int = 10
@@ -92,7 +92,7 @@ class TrainConfig:
     # Which parameters the optimizer updates: all, or only the input embedding and output head
     # (the first phase of adapting a pretrained model to new vocabulary rows).
     trainable: Literal["all", "embeddings"] = "all"
-    embeddings_only_steps: int = 0  # with trainable all: the first N steps update only embeddings + head
+    embeddings_only_steps: int = field(default=0, metadata=bounds(ge=0))  # with trainable all: the first N steps update only embeddings + head
 
 
 @dataclass
@@ -112,13 +112,8 @@ class PretrainConfig:
         return self.data.micro_batch_size * self.data.grad_accum * self.parallel.dp
 
     def validate(self) -> PretrainConfig:
+        """Rules across fields (each field's type and range are checked when the config is built)."""
         p, d, m = self.parallel, self.data, self.model
-        for name in ("dp", "pp", "tp", "stages_per_rank"):
-            if getattr(p, name) < 1:
-                raise ValueError(f"parallel.{name} must be >= 1")
-        for name in ("seq_len", "micro_batch_size", "grad_accum"):
-            if getattr(d, name) < 1:
-                raise ValueError(f"data.{name} must be >= 1")
         if m.init_from is not None:
             self._validate_init_from()
         elif m.vocab_size is None and m.tokenizer is None and (d.tokens_dir is None or d.tokens_dir.endswith(".txt")):
@@ -133,23 +128,21 @@ class PretrainConfig:
             raise ValueError("parallel.stages_per_rank > 1 needs pp_schedule interleaved_1f1b")
         if p.pp > 1 and d.grad_accum < p.pp:
             raise ValueError(f"data.grad_accum ({d.grad_accum}) is the number of pipeline micro-batches: use >= pp ({p.pp})")
-        if self.train.steps < 1:
-            raise ValueError("train.steps must be >= 1")
-        if self.train.embeddings_only_steps < 0:
-            raise ValueError("train.embeddings_only_steps must be >= 0")
         if (self.train.trainable != "all" or self.train.embeddings_only_steps) and m.init_from is None:
             raise ValueError("train.trainable / embeddings_only_steps adapt a pretrained model: set model.init_from")
         return self
 
     def _validate_init_from(self) -> None:
         m, init = self.model, self.model.init_from
-        unknown = sorted(set(init) - INIT_FROM_KEYS)
-        if unknown:
-            raise ValueError(f"model.init_from: unknown keys {unknown}; allowed: {sorted(INIT_FROM_KEYS)}")
-        if bool(init.get("hf")) == bool(init.get("checkpoint")):
+        where = Where(path="model.init_from")
+        check_keys(init, INIT_FROM_KEYS, where)
+        for key, value in init.items():
+            check_value(value, INIT_FROM_KEYS[key], where.at(key))
+        if not init.get("hf") and not init.get("checkpoint"):
+            raise ValueError("model.init_from: missing required field 'hf' or 'checkpoint': give exactly one of hf "
+                             "(a Hugging Face directory) or checkpoint")
+        if init.get("hf") and init.get("checkpoint"):
             raise ValueError("model.init_from: give exactly one of hf (a Hugging Face directory) or checkpoint")
-        if init.get("new_rows", "mean") not in ("mean", "edges", "random", "zero"):
-            raise ValueError(f"model.init_from.new_rows: {init['new_rows']!r} is not one of mean, edges, random, zero")
         shaped = [k for k in ("vocab_size", "tokenizer", "tie_embeddings", "n_layers", "dim", "n_heads", "n_kv_heads")
                   if getattr(m, k) is not None]
         if shaped:
@@ -158,49 +151,16 @@ class PretrainConfig:
             raise ValueError("model.init_from loads weights into a full model: parallel.meta_init does not combine with it")
 
 
-def _check(value, annotation, where: str):
-    """``value`` converted to ``annotation`` (int, float, bool, str, X | None, Literal[...]) or a ValueError."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in typing.get_args(annotation):
-            return None
-        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _check(value, inner, where)
-    if origin is Literal:
-        if value not in typing.get_args(annotation):
-            raise ValueError(f"{where}: {value!r} is not one of {list(typing.get_args(annotation))}")
-        return value
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation is float and isinstance(value, str):  # YAML reads 1e-4 as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
-        raise ValueError(f"{where}: expected {annotation.__name__}, got {value!r}")
-    return value
-
-
-def _section(cls, values: dict | None, where: str):
-    values = values or {}
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; allowed: {sorted(names)}")
-    return cls(**{k: _check(v, hints[k], f"{where}.{k}") for k, v in values.items()})
-
-
-def from_dict(raw: dict) -> PretrainConfig:
-    sections = {f.name: f.type for f in dataclasses.fields(PretrainConfig)}
-    unknown = sorted(set(raw) - set(sections))
-    if unknown:
-        raise ValueError(f"unknown config sections {unknown}; allowed: {sorted(sections)}")
-    hints = typing.get_type_hints(PretrainConfig)
-    return PretrainConfig(**{k: _section(hints[k], raw.get(k), k) for k in sections}).validate()
+def from_dict(raw: dict, file: str | None = None) -> PretrainConfig:
+    """The config in ``raw`` (read from ``file``, named in messages), checked; a mistake is a :class:`ConfigError`."""
+    where = Where(file)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with sections {', '.join(f.name for f in dataclasses.fields(PretrainConfig))}")
+    cfg = build(PretrainConfig, raw, where, "key")
+    try:
+        return cfg.validate()
+    except ValueError as exc:
+        raise ConfigError(f"{file}: {exc}" if file else str(exc)) from None
 
 
 def to_dict(cfg: PretrainConfig) -> dict:
@@ -208,5 +168,4 @@ def to_dict(cfg: PretrainConfig) -> dict:
 
 
 def load(path: str | Path) -> PretrainConfig:
-    with open(path, encoding="utf-8") as f:
-        return from_dict(yaml.safe_load(f) or {})
+    return from_dict(load_yaml(str(path)) or {}, str(path))

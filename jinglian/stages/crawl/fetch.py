@@ -25,26 +25,13 @@ from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
+from jinglian.stages.crawl.params import CrawlParams
 from jinglian.stages.crawl.politeness import HostGates
 from jinglian.stages.crawl.safety import AddressPolicy, Refused
 from jinglian.stages.crawl.urls import normalize_url
 from jinglian.stages.ingest.warc_http import BoundedDecoder, TooLarge
 
 REDIRECTS = {301, 302, 303, 307, 308}
-
-
-@dataclass
-class FetchConfig:
-    user_agent: str = "jinglian-crawler/0.1"
-    timeout_s: float = 10.0
-    total_timeout_s: float = 30.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 5
-    retries: int = 2
-    backoff_s: float = 1.0
-    max_retry_wait_s: float = 60.0
-    respect_robots: bool = True
-    content_types: list[str] = field(default_factory=lambda: ["text/html", "application/xhtml+xml", "text/plain"])
 
 
 @dataclass
@@ -142,7 +129,7 @@ def retry_after_s(value: str | None) -> float | None:
 class Fetcher:
     """Thread-safe: one per stage worker, shared by its fetching threads."""
 
-    def __init__(self, config: FetchConfig, policy: AddressPolicy, gates: HostGates):
+    def __init__(self, config: CrawlParams, policy: AddressPolicy, gates: HostGates):
         self.config = config
         self.policy = policy
         self.gates = gates

@@ -26,7 +26,6 @@ import os
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -34,8 +33,9 @@ import pyarrow as pa
 
 from jinglian import documents as D
 from jinglian.stages.base import Stage
-from jinglian.stages.crawl.fetch import FetchConfig, Fetcher, FetchResult
+from jinglian.stages.crawl.fetch import Fetcher, FetchResult
 from jinglian.stages.crawl.frontier import NO_PART, open_frontier, write_journal
+from jinglian.stages.crawl.params import CrawlParams
 from jinglian.stages.crawl.politeness import HostGates
 from jinglian.stages.crawl.safety import AddressPolicy
 from jinglian.stages.crawl.urls import extract_links, normalize_url
@@ -43,29 +43,6 @@ from jinglian.stages.ingest.warc_http import mime_and_charset
 from jinglian.stages.ingest.warc_write import WarcWriter, response_record
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
-
-
-@dataclass
-class CrawlParams:
-    user_agent: str = "jinglian-crawler/0.1"  # sent with every request and matched against robots.txt
-    concurrency: int = 8  # fetching threads per worker
-    per_host_concurrency: int = 2  # requests in flight to one host, per worker
-    min_delay_s: float = 1.0  # between request starts to one host, run-wide (robots.txt Crawl-delay can raise it)
-    timeout_s: float = 10.0  # connect / per-read socket timeout
-    total_timeout_s: float = 30.0  # a whole response must arrive within this
-    retries: int = 2  # extra attempts after a 429 or 5xx
-    backoff_s: float = 1.0  # first retry wait (doubles each time) when there is no Retry-After
-    max_retry_wait_s: float = 60.0  # cap on any single wait, Retry-After included
-    max_redirects: int = 5  # longer chains are rejected as crawl:too_many_redirects
-    max_bytes: int = 5_000_000  # wire and decoded body limit; beyond: crawl:too_large
-    content_types: list[str] = field(default_factory=lambda: ["text/html", "application/xhtml+xml", "text/plain"])  # others: crawl:content_type
-    respect_robots: bool = True  # honour robots.txt (cached per host)
-    allow_private: bool = False  # allow private, loopback and link-local addresses
-    allow_networks: list[str] = field(default_factory=list)  # specific networks allowed anyway (e.g. 127.0.0.1/32)
-    max_depth: int = 0  # link-following depth (0: fetch the seeds only)
-    max_pages: int = 10_000  # pages fetched per worker, followed links included
-    follow_domains: list[str] = field(default_factory=list)  # hosts links may lead to (and their subdomains); empty: the seeds' hosts
-    write_warc: bool = False  # write every response to <output>/warc/*.warc.gz
 
 
 def _doc_id(url: str) -> str:
@@ -84,21 +61,9 @@ class CrawlStage(Stage):
 
     def setup(self) -> None:
         p = self.params
-        config = FetchConfig(
-            user_agent=p.user_agent,
-            timeout_s=p.timeout_s,
-            total_timeout_s=p.total_timeout_s,
-            max_bytes=p.max_bytes,
-            max_redirects=p.max_redirects,
-            retries=p.retries,
-            backoff_s=p.backoff_s,
-            max_retry_wait_s=p.max_retry_wait_s,
-            respect_robots=p.respect_robots,
-            content_types=list(p.content_types),
-        )
         policy = AddressPolicy(p.allow_private, p.allow_networks)
         self.frontier = open_frontier(self.context.work_dir)
-        self.fetcher = Fetcher(config, policy, HostGates(p.per_host_concurrency, p.min_delay_s, self.frontier.reserve))
+        self.fetcher = Fetcher(p, policy, HostGates(p.per_host_concurrency, p.min_delay_s, self.frontier.reserve))
         self._attempt = uuid.uuid4().hex  # this worker's claims; a partition redone elsewhere takes them over
         self._known: dict[str, tuple[int | None, str]] = {}  # URL -> (part if this worker owns it, owner row id)
         self._owned: dict[int, dict[str, str]] = {}  # part -> {URL: row id} owned, journaled when the part is done

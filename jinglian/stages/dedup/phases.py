@@ -9,34 +9,15 @@ are non-null.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from jinglian import documents as D
 from jinglian.stages.dedup import minhash, text
+from jinglian.stages.dedup.params import DedupParams
 
 CHUNK_CHARS = 1 << 19  # characters shingled at once: bounds the temporaries of the vectorised path
-
-
-@dataclass(frozen=True)
-class Config:
-    """What the phases need from the stage parameters (picklable)."""
-
-    exact: bool
-    minhash: bool
-    lines: bool
-    keep: str
-    ngram: int
-    num_perm: int
-    seed: int
-    bands: int
-    rows: int
-    threshold: float
-    clique_limit: int
-    recheck_limit: int
 
 
 def _priority(table: pa.Table, keep: str) -> np.ndarray:
@@ -51,7 +32,7 @@ def _priority(table: pa.Table, keep: str) -> np.ndarray:
     return np.nan_to_num(np.asarray(score, np.float64), nan=-np.inf)
 
 
-def features(table: pa.Table, _index: int, cfg: Config) -> pa.Table:
+def features(table: pa.Table, _index: int, cfg: DedupParams) -> pa.Table:
     """Active rows -> (_row, _part, id, prio, exact key, signature, sorted unique shingle hashes)."""
     table = D.active(table)
     texts = table[D.TEXT].to_pylist()
@@ -173,7 +154,7 @@ def _cluster_rows(rows, parts, sizes, kind: str) -> pa.Table:
     )
 
 
-def band_rows(table: pa.Table, _index: int, cfg: Config) -> pa.Table:
+def band_rows(table: pa.Table, _index: int, cfg: DedupParams) -> pa.Table:
     """One row per (document, band): the band key and the document. Empty documents have no bands."""
     if len(table) == 0:
         return pa.table({"bkey": pa.array([], pa.int64()), D.ROW: pa.array([], pa.int64())})
@@ -283,7 +264,7 @@ def attach_label(table: pa.Table, _bucket: int) -> pa.Table:
     return rest.filter(pc.is_valid(rest["label"]))
 
 
-def greedy_clusters(table: pa.Table, _bucket: int, cfg: Config) -> pa.Table:
+def greedy_clusters(table: pa.Table, _bucket: int, cfg: DedupParams) -> pa.Table:
     """Decide every component: walk its documents in keep order; a document is removed only if it
     resembles an already kept one at the threshold (a verified edge, or, for components up to
     ``recheck_limit`` documents, an exact Jaccard check against the kept ones), else it is kept."""

@@ -8,9 +8,8 @@ import math
 import os
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import partial
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -18,11 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian import documents as D
+from jinglian.core.config import Where, check_bounds
 from jinglian.pipeline.dataops import DataOps, TableSet, write_atomic
 from jinglian.stages.base import BarrierStage
 from jinglian.stages.dedup import phases, text
 from jinglian.stages.dedup.components import connected_components
 from jinglian.stages.dedup.minhash import optimal_bands
+from jinglian.stages.dedup.params import DedupParams
 
 # How many times its input size a bucket of each phase may need in memory (see the package docstring);
 # "batch": a record batch of a map step or a scatter (features makes the most working copies).
@@ -32,26 +33,6 @@ _MAX_PARTITIONS = 4096
 _VERDICT_ROW_GROUP = 8192  # rows per row group of a verdict file: what process() reads for one batch
 
 
-@dataclass
-class DedupParams:
-    exact: bool = True  # drop documents whose normalised text is identical to a kept one
-    minhash: bool = True  # drop near-duplicates (MinHash-LSH candidates verified by exact Jaccard)
-    threshold: float = 0.8  # Jaccard similarity of shingle sets at which two documents are near-duplicates
-    ngram: int = 5  # tokens per shingle (a CJK character or a run of letters/digits is one token)
-    num_perm: int = 128  # MinHash permutations
-    seed: int = 1  # MinHash seed (datasketch's default)
-    bands: int | None = None  # LSH bands; None: optimised from threshold and weights, as datasketch does
-    rows: int | None = None  # LSH rows per band; set together with bands
-    false_positive_weight: float = 0.02  # weight of missed-pair vs. extra-candidate probability when optimising
-    false_negative_weight: float = 0.98  # bands: candidates are verified, so missing a pair is what costs
-    keep: Literal["first", "longest", "quality_score"] = "first"  # which document of a cluster stays
-    lines: bool = False  # CCNet-style: remove lines found in more than line_max_docs documents
-    line_max_docs: int = 10  # a line in more documents than this is boilerplate
-    memory_budget_mb: float = 1024.0  # memory one worker may use for one bucket: sets the shuffle partitions
-    clique_limit: int = 32  # LSH buckets up to this size give all pairs; larger ones a star + chain
-    recheck_limit: int = 2000  # components up to this size compare chain-linked documents with every kept one
-
-
 class DedupStage(BarrierStage):
     name = "dedup"
     Params = DedupParams
@@ -59,10 +40,7 @@ class DedupStage(BarrierStage):
     def __init__(self, params=None, context=None):
         super().__init__(params, context)
         p = self.params
-        if not 0 < p.threshold <= 1:
-            raise ValueError(f"dedup threshold must be in (0, 1], got {p.threshold}")
-        if p.ngram < 1 or p.num_perm < 2:
-            raise ValueError("dedup ngram must be >= 1 and num_perm >= 2")
+        check_bounds(p, Where(path="dedup"))
         if (p.bands is None) != (p.rows is None):
             raise ValueError("dedup bands and rows are set together (or neither)")
         if p.bands is not None and p.bands * p.rows > p.num_perm:
@@ -76,16 +54,13 @@ class DedupStage(BarrierStage):
     def verdict_dir(self) -> str:
         return os.path.join(self.context.work_dir, "verdicts")
 
-    def config(self) -> phases.Config:
+    def planned(self) -> DedupParams:
+        """The parameters the phases run with: LSH bands and rows fixed (optimised when not set)."""
         p = self.params
-        bands, rows = (p.bands, p.rows) if p.bands is not None else optimal_bands(
-            p.threshold, p.num_perm, p.false_positive_weight, p.false_negative_weight
-        )
-        return phases.Config(
-            exact=p.exact, minhash=p.minhash, lines=p.lines, keep=p.keep, ngram=p.ngram, num_perm=p.num_perm,
-            seed=p.seed, bands=bands, rows=rows, threshold=p.threshold, clique_limit=p.clique_limit,
-            recheck_limit=p.recheck_limit,
-        )
+        if p.bands is not None:
+            return p
+        bands, rows = optimal_bands(p.threshold, p.num_perm, p.false_positive_weight, p.false_negative_weight)
+        return replace(p, bands=bands, rows=rows)
 
     @property
     def batch_bytes(self) -> float:
@@ -102,7 +77,7 @@ class DedupStage(BarrierStage):
     # -- the global phase ----------------------------------------------------------------------
 
     def prepare(self, rows: TableSet, ops: DataOps) -> dict:
-        cfg = self.config()
+        cfg = self.planned()
         stats: dict = {"bands": cfg.bands, "rows": cfg.rows, "partitions": {}}
         if len(rows) == 0:
             self._write_verdicts([], ops, stats)
@@ -125,7 +100,7 @@ class DedupStage(BarrierStage):
         self._write_verdicts(verdict_sets, ops, stats)
         return stats
 
-    def _near(self, docs: TableSet, ops: DataOps, cfg: phases.Config, stats: dict) -> TableSet:
+    def _near(self, docs: TableSet, ops: DataOps, cfg: DedupParams, stats: dict) -> TableSet:
         parts = stats["partitions"]
         bands = ops.map(docs, partial(phases.band_rows, cfg=cfg), name="bands")
         n = parts["bands"] = self.partitions([bands], "bands")

@@ -59,11 +59,12 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
     (authors, categories, tags, licence...), which costs a quarter to a third of
     the extraction time and is not kept.
     """
+    from datetime import datetime
+
     import trafilatura
     from htmldate import find_date
-    from trafilatura.metadata import extract_title
-    from trafilatura.settings import set_date_params
-    from trafilatura.utils import load_html
+    from trafilatura import load_html
+    from trafilatura.metadata import extract_title  # no public API gives the title alone (extract_metadata does all)
 
     options = dict(options)
     decide = options.pop("decide", False) and options.get("favor_precision")
@@ -71,7 +72,9 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
     if tree is None:
         return None
     title = extract_title(tree)  # before extraction, which prunes the tree
-    date = find_date(tree, url=url, **set_date_params(options.pop("date_extensive_search", True)))
+    # htmldate with the parameters trafilatura's own metadata pass uses: publication date, none after today
+    date = find_date(tree, url=url, original_date=True, extensive_search=options.pop("date_extensive_search", True),
+                     max_date=datetime.now().astimezone().strftime("%Y-%m-%d"))
     page = html  # what a fallback extraction reads: the page, less its navigation tables
     if options.pop("drop_navigation_tables", False) and drop_navigation_tables(tree):
         page = deepcopy(tree) if decide else None  # bare_extraction prunes the tree it is given
