@@ -41,37 +41,35 @@ def write_job(path: str, inputs: list[tuple[str, str]], model: str, output: str,
     return path
 
 
-def _tree_cpu() -> dict:
+def _tree_cpu() -> float:
+    """CPU seconds of this process and every live descendant, each with its reaped children's
+    (``cutime``/``cstime``): an actor that ended with its segment counts through its parent (raylet)."""
     import psutil
 
-    out = {}
+    total = 0.0
     me = psutil.Process()
     for proc in [me, *me.children(recursive=True)]:
         try:
             t = proc.cpu_times()
-            out[(proc.pid, proc.create_time())] = t.user + t.system
         except psutil.Error:
-            pass
-    return out
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 def run_ours(job_path: str, output: str, workers: int, use_ray: bool | None = None) -> tuple[float, float, dict]:
-    """Wall seconds, CPU seconds of this process and every Ray process under it (daemons included:
-    sampled every 50 ms while the run lasts, so the actors that end with their segment count too),
+    """Wall seconds, CPU seconds of this process and every Ray process under it (daemons included),
     and the stage's statistics."""
-    from common import TreeMemory
-
     from jinglian.pipeline.executor import RunOptions, run_job
     from jinglian.pipeline.job import load_job
 
     job = load_job(job_path, output)
     before = _tree_cpu()
-    tree = TreeMemory(os.getpid())
     start = time.perf_counter()
     stats = run_job(job, RunOptions(workers=workers, use_ray=use_ray, quiet=True))
     wall = time.perf_counter() - start
-    tree.stop()
-    cpu = sum(v - before.get(k, 0.0) for k, v in {**tree._cpu, **_tree_cpu()}.items())
+    time.sleep(0.3)  # the segment's actors are gone; let raylet reap them so their CPU shows in its children's
+    cpu = _tree_cpu() - before
     tokenize = next(s for s in stats["stages"] if s["name"] == "tokenize")
     return wall, cpu, tokenize
 
