@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import re
 import threading
@@ -306,3 +307,18 @@ def test_a_server_error_is_asked_again_and_a_404_is_not(crawl, monkeypatch):
         with pytest.raises(FileNotFoundError):
             open_input(f"{server.url}/nothing.warc.gz")
         assert len(server.requests) - asked <= 2  # HEAD, then GET (fsspec's fallback for a size): no retries
+
+
+def test_jsonl_parquet_and_text_read_over_http_as_locally(tmp_path):
+    import pyarrow as pa
+
+    rows = [{"id": f"d{i}", "text": f"第{i}行：远程读取与本地读取相同。"} for i in range(50)]
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress("".join(
+        json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()))
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet", row_group_size=16)
+    (tmp_path / "a.txt").write_text("一篇文档。", encoding="utf-8")
+    files = {f"/{name}": (tmp_path / name).read_bytes() for name in ("a.jsonl.gz", "a.parquet", "a.txt")}
+    with serve_files(files) as server:
+        for fmt, name in (("jsonl", "a.jsonl.gz"), ("parquet", "a.parquet"), ("text", "a.txt")):
+            remote = list(reader(fmt)(f"{server.url}/{name}", {}))
+            assert remote == list(reader(fmt)(str(tmp_path / name), {})) and remote

@@ -126,17 +126,30 @@ class RangeReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        if not self._buffer:
-            if self._ahead is None:
-                return 0
-            data = self._ahead.result()
-            self._next += len(data)
-            self._ahead = self._pool.submit(self._fetch, self._next) if self._next < self.size else None
-            self._buffer = memoryview(data)
+        if not self._filled():
+            return 0
         n = min(len(buffer), len(self._buffer))
         buffer[:n] = self._buffer[:n]
         self._buffer = self._buffer[n:]
         return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if not self._filled():
+            return b""
+        data = self._buffer[:size].tobytes()  # one copy (RawIOBase.read would copy twice)
+        self._buffer = self._buffer[len(data):]
+        return data
+
+    def _filled(self) -> bool:
+        """Whether bytes are at hand, taking the chunk fetched ahead (and asking for the next) when needed."""
+        if not self._buffer and self._ahead is not None:
+            data = self._ahead.result()
+            self._next += len(data)
+            self._ahead = self._pool.submit(self._fetch, self._next) if self._next < self.size else None
+            self._buffer = memoryview(data)
+        return bool(self._buffer)
 
     def _fetch(self, start: int) -> bytes:
         end = min(start + self.chunk_bytes, self.size)
