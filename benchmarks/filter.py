@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa  # noqa: E402
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.stages.filter import DEFAULT_RULESETS, RULESETS, FilterStage  # noqa: E402
 from jinglian.stages.filter.text_stats import TextStats  # noqa: E402
 from jinglian.stages.pii import find_pii, redact  # noqa: E402

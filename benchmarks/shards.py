@@ -32,10 +32,11 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import bench_data, print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
-from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
+from jinglian.core.dataops import LocalOps, TableSet  # noqa: E402
+from jinglian.pipeline.ray_ops import RayOps
 from jinglian.pretrain.data import PackedDataset, blend_indices, load_blend  # noqa: E402
-from jinglian.stages.base import RunContext  # noqa: E402
+from jinglian.core.context import RunContext  # noqa: E402
 from jinglian.stages.tokenize import indexed  # noqa: E402
 from jinglian.stages.tokenize.stage import TokenizeParams, TokenizeStage  # noqa: E402
 

@@ -22,7 +22,7 @@ import yaml
 from huggingface_hub import DatasetCard
 from matplotlib.image import imread
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cards.card import CardOptions, build_card, hub_languages, size_category
 from jinglian.cards.plots import _Labels, find_cjk_font, write_plots
 from jinglian.cards.rundata import load_run
@@ -30,7 +30,7 @@ from jinglian.cli import main
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
 from jinglian.stages import STAGES
-from jinglian.stages.base import Stage
+from jinglian.core.stage import Stage
 from jinglian.tokenizers.model import write_sidecar
 
 # ---------------------------------------------------------------- stand-in stages

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.clean_lines import CleanLinesParams, CleanLinesStage, clean_text
 from tests.test_filter_genres import GENRES
 

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
-from jinglian.stages.base import RunContext
+from jinglian.core.context import RunContext
 from jinglian.stages.crawl.stage import CrawlParams, CrawlStage
 from jinglian.stages.crawl.frontier import Frontier, write_journal
 from tests.helpers import write_job

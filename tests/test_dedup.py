@@ -11,10 +11,11 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.hashfunc import sha1_hash32
 
-from jinglian import documents as D
-from jinglian.pipeline.dataops import LocalOps, TableSet, write_atomic
+from jinglian.core import documents as D
+from jinglian.core.dataops import LocalOps, TableSet, write_atomic
 from jinglian.stages import stage_class
-from jinglian.stages.base import RunContext, StageCounts, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.dedup import DedupParams, DedupStage
 from jinglian.stages.dedup import minhash, text
 from jinglian.stages.dedup.components import connected_components

@@ -8,7 +8,7 @@ import time
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.stages.extract.charset import decode_html, meta_charset
 from jinglian.stages.extract.isolated import CallTimeout, IsolatedCall
 from jinglian.stages.extract.stage import ExtractParams, ExtractStage

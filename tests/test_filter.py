@@ -7,8 +7,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.filter import RULESETS, FilterParams, FilterStage
 from jinglian.stages.filter import c4, chinese, fineweb, gopher_quality as gq, gopher_repetition as gr
 from jinglian.stages.filter.text_stats import TextStats

@@ -10,8 +10,8 @@ import sys
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import RunContext
+from jinglian.core import documents as D
+from jinglian.core.context import RunContext
 from jinglian.stages.langid.model import MODEL_NAME, find_model
 from jinglian.stages.langid.stage import LangIdParams, LangIdStage, cjk_ratio
 

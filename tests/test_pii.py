@@ -7,8 +7,8 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.pii import TYPES, PiiParams, PiiStage, find_pii, luhn_valid, redact, resident_id_valid
 from tests.pii_cases import build_cases, score
 

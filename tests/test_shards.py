@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cli import main as cli_main
-from jinglian.pipeline.dataops import LocalOps, TableSet
-from jinglian.stages.base import RunContext
+from jinglian.core.dataops import LocalOps, TableSet
+from jinglian.core.context import RunContext
 from jinglian.stages.tokenize import indexed
 from jinglian.stages.tokenize.stage import NUM_TOKENS, TokenizeParams, TokenizeStage, is_valid
 

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.tokenizers.model import sidecar_path
 
 QUALITY = "quality_score"

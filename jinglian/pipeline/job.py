@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from jinglian.stages import STAGES, is_plugin_name, stage_class
-from jinglian.stages.base import Stage
+from jinglian.core.stage import Stage
 from jinglian.stages.ingest import READERS, reader
 
 TOP_LEVEL_KEYS = {

@@ -21,10 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
-from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.core import documents as D
+from jinglian.core.atomic import write_json_atomic
 from jinglian.pipeline.sink import PartitionFile
-from jinglian.stages.base import RunContext, StageCounts, StageSetupError, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, StageSetupError, apply_stage
 from jinglian.stages.ingest import ReadError, reader
 
 # Fields a reader may set that become typed columns; anything else goes to `metadata` (JSON).

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import temp_path_for
 from jinglian.stages.tokenize import indexed, manifest
 
 CACHE_VERSION = 1

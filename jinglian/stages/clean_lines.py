@@ -35,8 +35,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.filter import encoding
 from jinglian.stages.filter.text_stats import EMOTICON_RE
 

@@ -36,8 +36,8 @@ from typing import Callable, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 
 # Full-width ASCII (U+FF01..U+FF5E) and the ideographic/no-break spaces, one character each.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x00A0: 0x20}

@@ -52,7 +52,7 @@ import os
 import threading
 import time
 
-from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.core.atomic import write_json_atomic
 
 JOURNAL_DIR = "frontier"
 NO_PART = -1  # rows without a partition number (a stage driven directly, as in tests)

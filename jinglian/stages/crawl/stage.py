@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.crawl.fetch import FetchConfig, Fetcher, FetchResult
 from jinglian.stages.crawl.frontier import NO_PART, open_frontier, write_journal
 from jinglian.stages.crawl.politeness import HostGates

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.stages.dedup import minhash, text
 
 CHUNK_CHARS = 1 << 19  # characters shingled at once: bounds the temporaries of the vectorised path

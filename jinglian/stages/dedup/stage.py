@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
-from jinglian.pipeline.dataops import DataOps, TableSet, write_atomic
-from jinglian.stages.base import BarrierStage
+from jinglian.core import documents as D
+from jinglian.core.dataops import DataOps, TableSet, write_atomic
+from jinglian.core.stage import BarrierStage
 from jinglian.stages.dedup import phases, text
 from jinglian.stages.dedup.components import connected_components
 from jinglian.stages.dedup.minhash import optimal_bands

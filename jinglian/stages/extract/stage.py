@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.extract.charset import decode_html
 from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, long_enough, main_content_estimate, pick_short, verdict
 from jinglian.stages.extract.navigation import drop_navigation_tables

@@ -22,8 +22,8 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.filter import c4, chinese, encoding, fineweb, gopher_quality, gopher_repetition
 from jinglian.stages.filter.rules import RuleSet
 from jinglian.stages.filter.text_stats import TextStats

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import temp_path_for
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid")

@@ -1,7 +1,7 @@
 """``tokenize``: curated documents -> token ids + EOD -> Megatron shards + manifest + blend.
 
 A barrier stage. ``prepare`` runs one task per partition (in parallel with
-:class:`~jinglian.pipeline.dataops.RayOps`): the task loads the SentencePiece
+:class:`~jinglian.pipeline.ray_ops.RayOps`): the task loads the SentencePiece
 model once per worker, encodes the partition's documents in batches (with
 SentencePiece's own threads; Arrow's UTF-8 bytes in, int32 buffers out: no
 ``str`` decoded per document, no Python ``int`` per token), and streams them into shard pairs
@@ -29,9 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
-from jinglian.pipeline.atomic import temp_path_for, write_json_atomic
-from jinglian.stages.base import BarrierStage
+from jinglian.core import documents as D
+from jinglian.core.atomic import temp_path_for, write_json_atomic
+from jinglian.core.stage import BarrierStage
 from jinglian.stages.tokenize import indexed, manifest
 
 NUM_TOKENS = "num_tokens"
