@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jinglian.core import documents as D
+from jinglian.pipeline.apply import take_statistics
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
 from jinglian.core.context import RunContext
@@ -199,4 +200,4 @@ def test_rows_defer_to_the_row_that_owns_the_url_elsewhere(tmp_path, web):
     assert rows[3]["requested_url"] == web.base + "/x" and rows[3]["crawl_depth"] == 1
     assert len({r[D.ID] for r in rows}) == 4
     assert page_hits(web) == Counter({"/shared": 1})
-    assert stage.summary()["claimed_elsewhere"] == 2  # the second /p1 row never asked: its batch neighbour did
+    assert take_statistics(stage)["claimed_elsewhere"] == 2  # the second /p1 row never asked: its batch neighbour did

@@ -82,12 +82,16 @@ class Stage:
         Default: nothing to keep.
         """
 
-    def summary(self) -> dict:
-        """Extra counts for stats.json (e.g. replacements per type) since the previous call.
+    def count(self, *path: str, n: int | float = 1) -> None:
+        """Add ``n`` to the statistic at ``path`` (nested keys), e.g. ``self.count("charset_from", "http")``.
 
-        Called after every partition on a long-lived worker; the executor sums the
-        results over partitions, so a stage must reset what it reported.
+        The engine owns the counter: it collects the counts after every partition and sums them
+        into stats.json, so a stage neither keeps nor resets totals of its own.
         """
+        self.context.counter.add(*path, n=n)
+
+    def counters(self) -> dict:
+        """Statistics reported even when nothing was counted (zeros, possibly nested). Default: none."""
         return {}
 
 

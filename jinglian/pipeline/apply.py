@@ -120,3 +120,8 @@ def _process_isolating_failures(stage: Stage, active: pa.Table) -> pa.Table:
 def _describe_error(stage: Stage) -> str:
     last = traceback.format_exc().strip().splitlines()[-1]
     return f"{stage.name}: {last}"[:2000]
+
+
+def take_statistics(stage: Stage) -> dict:
+    """What ``stage`` counted since the previous call, over the zeros it always reports."""
+    return stage.context.counter.take(stage.counters())

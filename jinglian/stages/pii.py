@@ -269,7 +269,6 @@ class PiiStage(Stage):
         unknown = sorted(set(self.params.types) - set(TYPES))
         if unknown:
             raise ValueError(f"pii: unknown type(s) {unknown}; valid: {list(TYPES)}")
-        self._counts: Counter = Counter()
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts, per_doc = [], []
@@ -277,12 +276,11 @@ class PiiStage(Stage):
             new, counts = redact(text or "", self.params.types) if text else (text, Counter())
             texts.append(new)
             per_doc.append(sum(counts.values()))
-            self._counts.update(counts)
+            for kind, k in counts.items():
+                self.count("pii_replacements", kind, n=k)
         batch = D.set_column(batch, D.TEXT, pa.array(texts, pa.string()))
         return D.set_column(batch, "pii_replacements", pa.array(np.asarray(per_doc, dtype=np.int32)))
 
-    def summary(self) -> dict:
-        """Replacements per type since the last call (the executor sums these reports)."""
-        out = {"pii_replacements": {t: self._counts.get(t, 0) for t in self.params.types}}
-        self._counts = Counter()
-        return out
+    def counters(self) -> dict:
+        """Replacements per type."""
+        return {"pii_replacements": {t: 0 for t in self.params.types}}

@@ -69,8 +69,6 @@ class DedupStage(BarrierStage):
             raise ValueError(f"dedup bands * rows ({p.bands * p.rows}) exceeds num_perm ({p.num_perm})")
         self._cache: tuple[tuple, pa.Table | None] | None = None  # the verdict row groups last read
         self._groups: tuple[int, list] | None = None  # the last partition's verdict row groups
-        self._lines_removed = 0
-        self._chars_removed = 0
 
     @property
     def verdict_dir(self) -> str:
@@ -273,8 +271,8 @@ class DedupStage(BarrierStage):
             reasons[i], values[i], dups[i], drop = verdict
             if reasons[i] is None and drop:
                 texts[i], lines, chars = _drop_lines(texts[i] or "", set(drop))
-                self._lines_removed += lines
-                self._chars_removed += chars
+                self.count("lines_removed", n=lines)
+                self.count("line_chars_removed", n=chars)
                 edited = True
                 if not texts[i].strip():
                     reasons[i], values[i] = "dedup:lines", float(chars)
@@ -283,12 +281,8 @@ class DedupStage(BarrierStage):
         mask = np.array([r is not None for r in reasons], bool)
         return D.reject(batch, mask, reasons, values, dups)
 
-    def summary(self) -> dict:
-        if not self.params.lines:
-            return {}
-        out = {"lines_removed": self._lines_removed, "line_chars_removed": self._chars_removed}
-        self._lines_removed = self._chars_removed = 0
-        return out
+    def counters(self) -> dict:
+        return {"lines_removed": 0, "line_chars_removed": 0} if self.params.lines else {}
 
 
 def _drop_lines(doc: str, drop: set[int]) -> tuple[str, int, int]:

@@ -130,8 +130,6 @@ class ExtractStage(Stage):
         }
         warmup = (_WARMUP_PAGE, None, self._options)
         self._isolated = IsolatedCall("jinglian.stages.extract.stage:extract_page", warmup) if p.isolate else None
-        self._charsets: dict[str, int] = {}
-        self._sources: dict[str, int] = {}
 
     def _extract(self, html: str, url: str | None) -> dict | None:
         if self._isolated is None:
@@ -165,7 +163,7 @@ class ExtractStage(Stage):
                 continue
             html, codec, how = decode_html(content, declared[i])
             used[i] = codec
-            self._charsets[how] = self._charsets.get(how, 0) + 1
+            self.count("charset_from", how)
             if mime in self.params.plain_types:
                 texts[i] = html.strip()
             else:
@@ -180,7 +178,7 @@ class ExtractStage(Stage):
                 texts[i] = result["text"].strip() if result else ""
                 if result:
                     titles[i], dates[i] = result["title"], result["date"]
-                    self._sources[result["source"]] = self._sources.get(result["source"], 0) + 1
+                    self.count("text_from", result["source"])
             if len(texts[i]) < self.params.min_chars:
                 reasons[i], values[i] = "extract:no_text", float(len(texts[i]))
         out = D.set_column(batch, D.TEXT, pa.array([t or "" for t in texts], pa.string()))
@@ -197,7 +195,5 @@ class ExtractStage(Stage):
             out = D.fail(out, failed, errors)
         return out
 
-    def summary(self) -> dict:
-        out = {"charset_from": dict(getattr(self, "_charsets", {})), "text_from": dict(getattr(self, "_sources", {}))}
-        self._charsets, self._sources = {}, {}
-        return out
+    def counters(self) -> dict:
+        return {"charset_from": {}, "text_from": {}}

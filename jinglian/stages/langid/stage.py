@@ -55,7 +55,6 @@ class LangIdStage(Stage):
             import opencc
 
             self._converter = opencc.OpenCC("t2s")
-        self._converted = 0
 
     def predict(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         lines = [_SPACE.sub(" ", t[: self.params.max_chars]).strip() for t in texts]
@@ -69,7 +68,7 @@ class LangIdStage(Stage):
         out = batch
         if self._converter is not None:
             converted = [self._converter.convert(t) if lang == "zh" and t else t for t, lang in zip(texts, langs)]
-            self._converted += sum(1 for a, b in zip(texts, converted) if a != b)
+            self.count("converted_to_simplified", n=sum(1 for a, b in zip(texts, converted) if a != b))
             out = out.set_column(out.schema.get_field_index(D.TEXT), D.TEXT, pa.array(converted, pa.string()))
         for name, values, typ in (
             ("lang", langs, pa.string()),
@@ -84,7 +83,5 @@ class LangIdStage(Stage):
         out = D.reject(out, scores < self.params.min_score, "langid:low_score", scores)
         return out
 
-    def summary(self) -> dict:
-        out = {"converted_to_simplified": getattr(self, "_converted", 0)}
-        self._converted = 0
-        return out
+    def counters(self) -> dict:
+        return {"converted_to_simplified": 0}
