@@ -28,6 +28,7 @@ from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunne
 from jinglian.pipeline.progress import Console, SegmentProgress, Ticking, rows_per_file
 from jinglian.pipeline.ray_runtime import RaySession, choose_engine
 from jinglian.pipeline.stats import build_stats
+from jinglian.stages import generator
 from jinglian.core.context import RunContext
 from jinglian.core.stage import BarrierStage, Stage
 
@@ -137,13 +138,11 @@ def _layout(job: Job) -> list[list[str]]:
 
 
 def _generate_inputs(job: Job) -> list:
-    """Inputs the job asks the demo to make; returns servers to close when the job ends."""
+    """Inputs the job asks a generator to make; returns what to close when the job ends (servers)."""
     sites = []
     for spec in job.inputs:
         if spec.generate:
-            from jinglian.demo.inputs import prepare_inputs
-
-            site = prepare_inputs(spec.generate, os.path.dirname(spec.path) or ".")
+            site = generator(spec.generate)(spec.generate, os.path.dirname(spec.path) or ".")
             if site is not None:
                 sites.append(site)
     return sites

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from jinglian.stages import STAGES, is_plugin_name, stage_class
+from jinglian.stages import GENERATORS, STAGES, is_plugin_name, stage_class
 from jinglian.core.stage import Stage
 from jinglian.stages.ingest import READERS, reader
 
@@ -163,8 +163,6 @@ def _load_input(entry, where: "_Where") -> InputSpec:
     for key, typ in {**INPUT_KEYS, **option_types}.items():
         if key in entry:
             check_value(entry[key], typ, where.at(key))
-    from jinglian.demo.inputs import GENERATORS
-
     if entry.get("generate") not in (None, *GENERATORS):
         raise JobError(f"{where}.generate: unknown generator {entry['generate']!r} (expected one of: {', '.join(GENERATORS)})")
     spec = InputSpec(

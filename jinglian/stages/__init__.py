@@ -1,4 +1,4 @@
-"""Stage registry: job-file name -> "module:Class" (imported only when a job uses it)."""
+"""Registries of what a job file names: stages and input generators, name -> "module:attribute" (imported only when a job uses it)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,20 @@ STAGES: dict[str, str] = {
     "pii": "jinglian.stages.pii:PiiStage",
     "train_tokenizer": "jinglian.stages.tokenizer_training:TrainTokenizerStage",
 }
+
+# Inputs a job can ask to be made (``input: [{..., generate: <name>}]``): ``function(name, directory)``
+# runs once on the driver before the inputs are read and returns an object to close() when the job
+# ends (a server), or None. The engine knows them only through this table.
+GENERATORS: dict[str, str] = {
+    "demo": "jinglian.demo.inputs:prepare_inputs",
+    "demo-site": "jinglian.demo.inputs:prepare_inputs",
+}
+
+
+def generator(name: str):
+    """The function of a registered input generator."""
+    module, attr = GENERATORS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def stage_class(name: str):
