@@ -19,6 +19,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from jinglian.cards.plots import Plot, write_plots
 from jinglian.cards.rundata import UNKNOWN_LANG, RunData, load_run, token_sources, token_total
+from jinglian.core.atomic import atomic_path
 from jinglian.stages.tokenize.stage import source_dir
 
 SIZE_CATEGORIES = [
@@ -89,7 +90,8 @@ def build_card(
     body = card_body(data, plots, metadata.pretty_name, repo_id)
     card = DatasetCard(f"---\n{metadata.to_yaml()}\n---\n\n{body}")
     _check_round_trip(card, metadata)
-    card.save(output)
+    with atomic_path(output) as tmp:
+        card.save(tmp)
     return card, output
 
 

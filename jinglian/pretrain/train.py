@@ -21,6 +21,8 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
+from jinglian.core.atomic import atomic_path
+
 from . import checkpoint
 from .config import PretrainConfig, to_dict
 from .model import Transformer, flops_per_token, model_args
@@ -376,6 +378,7 @@ class MetricsLog:
         ax.legend()
         ax.grid(alpha=0.3)
         out = self.path.parent / "loss.png"
-        fig.savefig(out, dpi=120, bbox_inches="tight")
+        with atomic_path(str(out)) as tmp:
+            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(fig)
         return out

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian.core import documents as D
+from jinglian.core.atomic import write_text_atomic
 from jinglian.core.dataops import DataOps, TableSet, write_atomic
 from jinglian.core.stage import BarrierStage
 from jinglian.stages.dedup import phases, text
@@ -207,8 +208,7 @@ class DedupStage(BarrierStage):
                         per[str(part)] = per.get(str(part), 0) + count
         stats["removed"] = {reason: sum(per.values()) for reason, per in removed.items()}
         stats["removed_per_part"] = removed
-        with open(os.path.join(self.verdict_dir, "done.json"), "w", encoding="utf-8") as f:
-            json.dump(stats, f)
+        write_text_atomic(os.path.join(self.verdict_dir, "done.json"), json.dumps(stats))
 
     # -- per partition -------------------------------------------------------------------------
 

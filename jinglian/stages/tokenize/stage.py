@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jinglian.core import documents as D
-from jinglian.core.atomic import temp_path_for, write_json_atomic
+from jinglian.core.atomic import atomic_path, write_json_atomic
 from jinglian.core.stage import BarrierStage
 from jinglian.stages.tokenize import indexed, manifest
 
@@ -147,10 +147,8 @@ class TokenizeStage(BarrierStage):
         order = np.argsort(rows, kind="stable")
         for name, arr in (("rows", rows[order]), (NUM_TOKENS, ntok[order])):
             path = os.path.join(self.context.work_dir, f"{name}.npy")
-            tmp = temp_path_for(path)
-            with open(tmp, "wb") as f:
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
                 np.save(f, arr)
-            os.replace(tmp, path)
 
     def setup(self) -> None:
         self._rows = self._counts = None
