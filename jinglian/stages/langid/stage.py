@@ -15,11 +15,11 @@ import numpy as np
 import pyarrow as pa
 
 from jinglian.core import documents as D
+from jinglian.core.cjk import han_ratio
 from jinglian.core.stage import Stage
 from jinglian.stages.fasttext_file import check_fasttext_file
 from jinglian.stages.langid.model import find_model
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -32,9 +32,7 @@ class LangIdParams:
     max_chars: int = 2000  # characters of each document the model reads (the start says enough)
 
 
-def cjk_ratio(text: str) -> float:
-    chars = len(_SPACE.sub("", text))
-    return len(_HAN.findall(text)) / chars if chars else 0.0
+cjk_ratio = han_ratio  # the column's name; the filter's TextStats.han_ratio is the same measure
 
 
 class LangIdStage(Stage):
