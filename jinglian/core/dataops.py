@@ -13,7 +13,7 @@ by the size of one partition or bucket (choose ``num_partitions`` from a memory
 budget), never by the dataset. With ``batch_bytes`` a map and a shuffle's
 scatter read each partition in record batches of about that many bytes (``fn``
 of a map must then work row by row) and write as they go, so one partition's
-size no longer matters either. :class:`LocalOps` runs in-process (tests, tiny
+size does not matter either. :class:`LocalOps` runs in-process (tests, tiny
 jobs); the engine's Ray implementation (``jinglian.pipeline.ray_ops``) runs each partition and bucket as a Ray task.
 ``fn`` must be picklable (a module-level function or a ``functools.partial``).
 """
