@@ -37,8 +37,8 @@ from jinglian.core.dataops import LocalOps, TableSet  # noqa: E402
 from jinglian.pipeline.ray_ops import RayOps
 from jinglian.pretrain.data import PackedDataset, blend_indices, load_blend  # noqa: E402
 from jinglian.core.context import RunContext  # noqa: E402
-from jinglian.stages.tokenize import indexed  # noqa: E402
-from jinglian.stages.tokenize.stage import TokenizeParams, TokenizeStage  # noqa: E402
+from jinglian.stages.token_shards import indexed  # noqa: E402
+from jinglian.stages.token_shards.stage import TokenizeParams, TokenizeStage  # noqa: E402
 
 
 def load_corpus(data) -> list[tuple[str, str, str]]:

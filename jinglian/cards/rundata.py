@@ -264,7 +264,7 @@ def _measure_rejected(data: RunData) -> None:
         data.quality[name] = np.asarray(scores)
 
 
-# tokens/manifest.json is written by the tokenize stage (jinglian.stages.tokenize.manifest):
+# tokens/manifest.json is written by the tokenize stage (jinglian.stages.token_shards.manifest):
 # shards [{prefix, source, split, docs, tokens, dtype, checksums}], sources {name: {train, valid: {docs,
 # tokens, shards}, weight}}, totals {split: {docs, tokens, shards}}, tokenizer {sha256, vocab_size, ...}.
 

@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from jinglian.core.atomic import atomic_path
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.stages.token_shards import indexed, manifest
 
 CACHE_VERSION = 1
 

@@ -8,7 +8,7 @@ STAGES: dict[str, str] = {
     "crawl": "jinglian.stages.crawl.stage:CrawlStage",
     "extract": "jinglian.stages.extract.stage:ExtractStage",
     "langid": "jinglian.stages.langid.stage:LangIdStage",
-    "tokenize": "jinglian.stages.tokenize.stage:TokenizeStage",
+    "tokenize": "jinglian.stages.token_shards.stage:TokenizeStage",
     "normalize": "jinglian.stages.normalize:NormalizeStage",
     "dedup": "jinglian.stages.dedup:DedupStage",
     "clean_lines": "jinglian.stages.clean_lines:CleanLinesStage",
@@ -16,7 +16,7 @@ STAGES: dict[str, str] = {
     "quality": "jinglian.stages.quality.stage:QualityStage",
     "perplexity": "jinglian.stages.perplexity.stage:PerplexityStage",
     "pii": "jinglian.stages.pii:PiiStage",
-    "train_tokenizer": "jinglian.stages.tokenizer_training:TrainTokenizerStage",
+    "train_tokenizer": "jinglian.stages.train_tokenizer:TrainTokenizerStage",
 }
 
 # Inputs a job can ask to be made (``input: [{..., generate: <name>}]``): ``function(name, directory)``

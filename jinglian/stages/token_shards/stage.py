@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from jinglian.core import documents as D
 from jinglian.core.atomic import atomic_path, write_json_atomic
 from jinglian.core.stage import BarrierStage
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.stages.token_shards import indexed, manifest
 
 NUM_TOKENS = "num_tokens"
 TOKENIZER_FROM_OUTPUT = "output"
