@@ -21,7 +21,7 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
-from jinglian.core.atomic import atomic_path
+from jinglian.core.atomic import atomic_path, write_text_atomic
 
 from . import checkpoint
 from .config import PretrainConfig, to_dict
@@ -347,7 +347,7 @@ class MetricsLog:
         # A resumed run rewrites the log up to its checkpoint: later rows belonged to the lost tail.
         old = [json.loads(l) for l in self.path.read_text().splitlines()] if keep_until and self.path.exists() else []
         kept = [r for r in old if r.get("event") == "config" or r.get("step", 0) <= keep_until]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        write_text_atomic(str(self.path), "".join(json.dumps(r) + "\n" for r in kept))
         self.rows = [r for r in kept if "step" in r]
 
     def write(self, row: dict, echo: bool = False) -> None:
