@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.cards import rundata  # noqa: E402
 from jinglian.cards.rundata import LANG, QUALITY, UNKNOWN_LANG, RunData  # noqa: E402
 

@@ -38,9 +38,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
-from jinglian.pipeline.dataops import DataOps, LocalOps, TableSet, write_atomic  # noqa: E402
-from jinglian.stages.base import RunContext  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
+from jinglian.core.dataops import DataOps, LocalOps, TableSet, write_atomic  # noqa: E402
+from jinglian.core.context import RunContext  # noqa: E402
 from jinglian.stages.dedup import DedupParams, DedupStage, minhash, text  # noqa: E402
 
 THRESHOLD = 0.8

@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import TreeMemory, print_machine  # noqa: E402
 
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.demo.corpus import generate_documents  # noqa: E402
 from jinglian.pipeline import executor  # noqa: E402
 from jinglian.pipeline.executor import RunOptions, run_job  # noqa: E402

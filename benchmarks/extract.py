@@ -31,7 +31,7 @@ import pyarrow as pa
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import REPO, bench_data, print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.stages.extract.stage import ExtractParams, ExtractStage  # noqa: E402
 from jinglian.stages.langid.stage import LangIdParams, LangIdStage, cjk_ratio  # noqa: E402
 
@@ -148,7 +148,9 @@ def throughput(pages: list[Page], repeat: int, partitions: int, rounds: int) -> 
     """Alternate the two measurements ``rounds`` times (the machine's load drifts; both see the same drift)."""
     import ray
 
-    from jinglian.pipeline.dataops import RayOps, TableSet, write_atomic
+    from jinglian.core.dataops import TableSet, write_atomic
+
+    from jinglian.pipeline.ray_ops import RayOps
 
     work = pages * repeat
     results = []

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyarrow as pa  # noqa: E402
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.stages.filter import DEFAULT_RULESETS, RULESETS, FilterStage  # noqa: E402
 from jinglian.stages.filter.text_stats import TextStats  # noqa: E402
 
@@ -131,7 +131,7 @@ def baseline_throughput(tree: str, texts: list[str]) -> float:
         json.dump(texts, f, ensure_ascii=False)
     code = ("import json, sys, time; sys.path.insert(0, sys.argv[1]); import jinglian;"
             "assert jinglian.__file__.startswith(sys.argv[1]), jinglian.__file__;"
-            "import pyarrow as pa; from jinglian import documents as D; from jinglian.stages.filter import FilterStage;"
+            "import pyarrow as pa; from jinglian.core import documents as D; from jinglian.stages.filter import FilterStage;"
             "texts = json.load(open(sys.argv[2], encoding='utf-8')); best = 0.0\n"
             "for _ in range(3):\n"
             "    stage = FilterStage(); table = D.with_verdict_columns(pa.table({D.TEXT: texts}))\n"

@@ -226,7 +226,7 @@ def run_pages(pages: list[dict]) -> list[dict]:
     job sets it); one row per page, in page order, with its verdict."""
     import pyarrow as pa
 
-    from jinglian import documents as D
+    from jinglian.core import documents as D
     from jinglian.stages.clean_lines import CleanLinesStage
     from jinglian.stages.extract.stage import ExtractStage
     from jinglian.stages.langid.stage import LangIdParams, LangIdStage
@@ -248,7 +248,7 @@ def run_pages(pages: list[dict]) -> list[dict]:
 
 
 def end_to_end(root: Path, quality_keeps) -> dict:
-    from jinglian import documents as D
+    from jinglian.core import documents as D
 
     results = {name: (pages, run_pages(pages)) for name, pages in article_pages(root).items()}
     summary = {}

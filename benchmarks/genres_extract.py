@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
 from benchmarks.extract import load_pages, prf  # noqa: E402
-from jinglian import documents as D  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
 from jinglian.stages.extract.stage import ExtractParams, ExtractStage  # noqa: E402
 
 ARTICLE_SETS = ("article-extraction-benchmark", "magic-html-article (zh)")

@@ -35,13 +35,14 @@ from common import REPO, bench_data, print_machine  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from tokenize_run import run_ours, write_inputs, write_job  # noqa: E402
-from jinglian import documents as D  # noqa: E402
-from jinglian.pipeline.dataops import TableSet  # noqa: E402
+from jinglian.core import documents as D  # noqa: E402
+from jinglian.core.context import RunContext  # noqa: E402
+from jinglian.core.dataops import TableSet  # noqa: E402
+from jinglian.pipeline.apply import StageCounts, apply_stage  # noqa: E402
 from jinglian.pipeline.partition import read_intermediate_batches  # noqa: E402
 from jinglian.pretrain.data import PackedDataset, blend_indices, load_blend  # noqa: E402
-from jinglian.stages.base import RunContext, StageCounts, apply_stage  # noqa: E402
-from jinglian.stages.tokenize import indexed  # noqa: E402
-from jinglian.stages.tokenize.stage import TokenizeParams, TokenizeStage  # noqa: E402
+from jinglian.stages.token_shards import indexed  # noqa: E402
+from jinglian.stages.token_shards.stage import TokenizeParams, TokenizeStage  # noqa: E402
 
 
 def load_corpus(data) -> list[tuple[str, str, str]]:

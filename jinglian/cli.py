@@ -16,7 +16,7 @@ COMMAND_MODULES = [
     "jinglian.stages.quality.commands",  # quality train/eval
     "jinglian.stages.perplexity.commands",  # perplexity train/score
     "jinglian.tokenizers.commands",  # tokenizer train/extend/eval/export
-    "jinglian.stages.tokenize.commands",  # shards inspect|verify
+    "jinglian.stages.token_shards.commands",  # shards inspect|verify
     "jinglian.pretrain.commands",  # pretrain
     "jinglian.cards.commands",  # card build, card publish
 ]

@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 
 
 @dataclass

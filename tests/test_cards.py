@@ -22,7 +22,7 @@ import yaml
 from huggingface_hub import DatasetCard
 from matplotlib.image import imread
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cards.card import CardOptions, build_card, hub_languages, size_category
 from jinglian.cards.plots import _Labels, find_cjk_font, write_plots
 from jinglian.cards.rundata import load_run
@@ -30,7 +30,7 @@ from jinglian.cli import main
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
 from jinglian.stages import STAGES
-from jinglian.stages.base import Stage
+from jinglian.core.stage import Stage
 from jinglian.tokenizers.model import write_sidecar
 
 # ---------------------------------------------------------------- stand-in stages
@@ -79,20 +79,16 @@ class FakePii(Stage):
     Params = FakePiiParams
     EMAIL = re.compile(r"[\w.]+@[\w.]+\.\w+")
 
-    def __init__(self, params=None, context=None):
-        super().__init__(params, context)
-        self.replaced = 0
-
     def process(self, batch: pa.Table) -> pa.Table:
         texts = []
         for text in batch[D.TEXT].to_pylist():
             text, n = self.EMAIL.subn(self.params.placeholder, text)
-            self.replaced += n
+            self.count("replacements", "email", n=n)
             texts.append(text)
         return batch.set_column(batch.schema.get_field_index(D.TEXT), D.TEXT, pa.array(texts, pa.string()))
 
-    def summary(self) -> dict:
-        return {"replacements": {"email": self.replaced}}
+    def counters(self) -> dict:
+        return {"replacements": {"email": 0}}
 
 
 @pytest.fixture(scope="module", autouse=True)

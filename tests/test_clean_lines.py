@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage, take_statistics
 from jinglian.stages.clean_lines import CleanLinesParams, CleanLinesStage, clean_text
 from tests.test_filter_genres import GENRES
 
@@ -72,10 +72,10 @@ def test_stage_adds_columns_rejects_emptied_docs_and_reports_totals():
     assert out[D.TEXT].to_pylist()[:2] == ["\n".join(ARTICLE), ARTICLE[0]]
     assert out[D.REASON].to_pylist() == [None, None, "clean_lines:empty"]
     assert counts.rejected == 1 and counts.docs_out == 2
-    summary = stage.summary()
+    summary = take_statistics(stage)
     assert summary["lines_removed"] == 2 and summary["docs_changed"] == 2
     assert summary["lines_by_kind"] == {"navigation": 1, "share": 1}
-    assert stage.summary()["lines_removed"] == 0  # reset after each report: the executor sums them
+    assert take_statistics(stage)["lines_removed"] == 0  # reset after each report: the executor sums them
 
 
 def test_comments_that_mention_sharing_are_not_share_buttons():

@@ -246,7 +246,7 @@ def test_after_run_continues_exports_and_generates(world, tmp_path, capsys):
     base tokenizer -> convert -> grow -> train on the token shards -> export -> transformers generates."""
     pytest.importorskip("transformers")
     from jinglian.pretrain.after_run import pretrain_after_run
-    from jinglian.stages.tokenize import indexed, manifest
+    from jinglian.stages.token_shards import indexed, manifest
 
     output = tmp_path / "run"
     extended = output / "tokenizer" / "tokenizer.model"

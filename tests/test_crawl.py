@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import RunContext
+from jinglian.core import documents as D
+from jinglian.core.context import RunContext
 from jinglian.stages.crawl.stage import CrawlParams, CrawlStage
 from jinglian.stages.crawl.urls import extract_links, normalize_url
 from jinglian.stages.ingest.warc import read_warc

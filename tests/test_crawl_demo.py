@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.demo.corpus import generate_documents
 from jinglian.demo.server import DemoSite
-from jinglian.stages.base import RunContext
+from jinglian.core.context import RunContext
 from jinglian.stages.crawl.stage import CrawlParams, CrawlStage
 from jinglian.stages.extract.stage import ExtractParams, ExtractStage
 from jinglian.stages.ingest.warc import read_warc

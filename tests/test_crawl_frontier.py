@@ -10,10 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import take_statistics
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
-from jinglian.stages.base import RunContext
+from jinglian.core.context import RunContext
 from jinglian.stages.crawl.stage import CrawlParams, CrawlStage
 from jinglian.stages.crawl.frontier import Frontier, write_journal
 from tests.helpers import write_job
@@ -199,4 +200,4 @@ def test_rows_defer_to_the_row_that_owns_the_url_elsewhere(tmp_path, web):
     assert rows[3]["requested_url"] == web.base + "/x" and rows[3]["crawl_depth"] == 1
     assert len({r[D.ID] for r in rows}) == 4
     assert page_hits(web) == Counter({"/shared": 1})
-    assert stage.summary()["claimed_elsewhere"] == 2  # the second /p1 row never asked: its batch neighbour did
+    assert take_statistics(stage)["claimed_elsewhere"] == 2  # the second /p1 row never asked: its batch neighbour did

@@ -7,7 +7,9 @@ import functools
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet, bucket_of, write_atomic
+from jinglian.core.dataops import LocalOps, TableSet, bucket_of, write_atomic
+
+from jinglian.pipeline.ray_ops import RayOps
 
 
 def _count_keys(table: pa.Table, bucket: int, column: str) -> pa.Table:

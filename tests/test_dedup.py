@@ -11,10 +11,11 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.hashfunc import sha1_hash32
 
-from jinglian import documents as D
-from jinglian.pipeline.dataops import LocalOps, TableSet, write_atomic
+from jinglian.core import documents as D
+from jinglian.core.dataops import LocalOps, TableSet, write_atomic
 from jinglian.stages import stage_class
-from jinglian.stages.base import RunContext, StageCounts, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, apply_stage, take_statistics
 from jinglian.stages.dedup import DedupParams, DedupStage
 from jinglian.stages.dedup import minhash, text
 from jinglian.stages.dedup.components import connected_components
@@ -74,7 +75,7 @@ def run_dedup(tmp_path, rows: TableSet, ops=None, name: str = "dedup", **params)
             verdicts[r[D.ID]] = (r[D.REASON], r[D.REASON_VALUE], r[D.DUPLICATE_OF])
             texts[r[D.ID]] = r[D.TEXT]
     stats["texts"] = texts
-    stats["summary"] = fresh.summary()
+    stats["summary"] = take_statistics(fresh)
     return verdicts, stats, fresh
 
 
@@ -332,7 +333,7 @@ def test_many_small_batches_give_the_same_verdicts_as_one(tmp_path):
         out = pa.concat_tables([apply_stage(fresh, table.slice(s, 7), StageCounts()) for s in range(0, len(table), 7)])
         verdicts = pa.concat_tables(pq.read_table(p) for p in sorted((work / "verdicts").glob("*.parquet")))
         outcomes[name] = (out.select([D.ID, D.TEXT, D.REASON, D.REASON_VALUE, D.DUPLICATE_OF]).to_pylist(),
-                          verdicts.sort_by(D.ROW).to_pylist(), stats["removed"], fresh.summary(),
+                          verdicts.sort_by(D.ROW).to_pylist(), stats["removed"], take_statistics(fresh),
                           features.metadata.num_row_groups)
     (docs, verdicts, removed, summary, groups), many = outcomes["one"], outcomes["many"]
     assert many[:4] == (docs, verdicts, removed, summary)

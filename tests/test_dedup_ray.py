@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from jinglian.pipeline.dataops import RayOps
+from jinglian.pipeline.ray_ops import RayOps
 from tests.test_dedup import HANZI, edit, en_doc, run_dedup, write_parts, zh_doc
 
 

@@ -12,12 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
-from jinglian.pipeline.dataops import TableSet
+from jinglian.core import documents as D
+from jinglian.core.dataops import TableSet
 from jinglian.pipeline.executor import RunOptions, pool_size, run_job
 from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages import STAGES
-from jinglian.stages.base import BarrierStage, Stage, StageCounts, apply_stage
+from jinglian.core.stage import BarrierStage, Stage
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.normalize import NormalizeParams, NormalizeStage
 from tests.helpers import write_job, write_jsonl
 

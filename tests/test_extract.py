@@ -8,7 +8,8 @@ import time
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import take_statistics
 from jinglian.stages.extract.charset import decode_html, meta_charset
 from jinglian.stages.extract.isolated import CallTimeout, IsolatedCall
 from jinglian.stages.extract.stage import ExtractParams, ExtractStage
@@ -98,7 +99,7 @@ def test_stage_extracts_main_text_and_metadata_with_verdicts():
     assert rows[4][D.TEXT] == "already text"
     assert rows[5][D.REASON_VALUE] == 2000
     assert all(r["content"] is None for r in rows)  # raw bytes dropped once extracted
-    assert stage.summary()["charset_from"]["http"] == 2
+    assert take_statistics(stage)["charset_from"]["http"] == 2
 
 
 def test_plain_text_content_is_decoded_not_parsed():
@@ -192,7 +193,7 @@ def table_layout_page():
 
 def extract_text(html: str, **params) -> tuple[str, dict]:
     out, stage = run_stage({D.TEXT: [""], "content": [html.encode("utf-8")], "charset": ["utf-8"]}, **params)
-    return out[D.TEXT].to_pylist()[0], stage.summary()
+    return out[D.TEXT].to_pylist()[0], take_statistics(stage)
 
 
 def test_forum_thread_keeps_every_post_and_no_menu():

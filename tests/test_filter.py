@@ -7,8 +7,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage, take_statistics
 from jinglian.stages.filter import RULESETS, FilterParams, FilterStage
 from jinglian.stages.filter import c4, chinese, fineweb, gopher_quality as gq, gopher_repetition as gr
 from jinglian.stages.filter.text_stats import TextStats
@@ -214,7 +214,7 @@ def test_lang_column_routes_and_null_lang_falls_back_to_cjk_ratio():
     # English text labelled Chinese is judged by the Chinese rules (and fails the Chinese-character ratio).
     out = stage.process(_table([EN_CLEAN, EN_CLEAN, ZH_CLEAN], lang=["zh", None, None]))
     assert out[D.REASON].to_pylist() == ["filter:chinese.han_ratio", None, None]
-    assert stage.summary()["docs_by_script"] == {"cjk": 2, "non_cjk": 1}
+    assert take_statistics(stage)["docs_by_script"] == {"cjk": 2, "non_cjk": 1}
 
 
 def test_apply_to_all_sends_english_sets_to_chinese():

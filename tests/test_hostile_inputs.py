@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import load_job
 from tests.helpers import snapshot, write_job

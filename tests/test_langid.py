@@ -10,8 +10,9 @@ import sys
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import RunContext
+from jinglian.core import documents as D
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import take_statistics
 from jinglian.stages.langid.model import MODEL_NAME, find_model
 from jinglian.stages.langid.stage import LangIdParams, LangIdStage, cjk_ratio
 
@@ -90,7 +91,7 @@ def test_traditional_to_simplified(lid_model):
     out, stage = run([TRAD + zh_line(rng, 40), en_line(rng)], lid_model, to_simplified=True)
     text = out[D.TEXT].to_pylist()
     assert text[0].startswith("这个国家的经济发展很快，学习语言需要时间。")
-    assert stage.summary()["converted_to_simplified"] == 1
+    assert take_statistics(stage)["converted_to_simplified"] == 1
 
 
 def test_cjk_ratio():

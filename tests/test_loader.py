@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jinglian.pretrain.data import PackedDataset, RankSampler, blend_indices, load_blend
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.stages.token_shards import indexed, manifest
 
 
 def counting_shard(path, lengths, first=0) -> tuple[str, int]:

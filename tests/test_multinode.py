@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import BarrierStage, Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import BarrierStage, Stage
 from tests.helpers import snapshot, write_job, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent

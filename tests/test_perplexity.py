@@ -10,10 +10,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cli import main
 from jinglian.demo.corpus import quality_training_sets
-from jinglian.stages.base import RunContext, StageCounts, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.perplexity.model import CharNgramLM, LMConfig
 from jinglian.stages.perplexity.stage import COLUMN, REASON, PerplexityParams, PerplexityStage
 from tests.helpers import write_jsonl

@@ -7,8 +7,8 @@ from collections import Counter
 import pyarrow as pa
 import pytest
 
-from jinglian import documents as D
-from jinglian.stages.base import StageCounts, apply_stage
+from jinglian.core import documents as D
+from jinglian.pipeline.apply import StageCounts, apply_stage, take_statistics
 from jinglian.stages.pii import TYPES, PiiParams, PiiStage, find_pii, luhn_valid, redact, resident_id_valid
 from tests.pii_cases import build_cases, score
 
@@ -73,8 +73,8 @@ def test_stage_rewrites_text_counts_and_respects_types():
     out = apply_stage(stage, table, StageCounts())
     assert out[D.TEXT].to_pylist() == ["邮箱 <EMAIL> 电话 13812345678", "没有个人信息。", None]
     assert out["pii_replacements"].to_pylist() == [1, 0, 0]
-    assert stage.summary() == {"pii_replacements": {"EMAIL": 1}}
-    assert stage.summary() == {"pii_replacements": {"EMAIL": 0}}  # reports since the last call: summed safely
+    assert take_statistics(stage) == {"pii_replacements": {"EMAIL": 1}}
+    assert take_statistics(stage) == {"pii_replacements": {"EMAIL": 0}}  # reports since the last call: summed safely
     with pytest.raises(ValueError, match="valid"):
         PiiStage(PiiParams(types=["SSN"]))
 

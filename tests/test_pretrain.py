@@ -288,7 +288,7 @@ def test_pipeline_split_keeps_full_model_names():
 
 def _token_shards(root) -> str:
     """A tokens directory as the tokenize stage writes it: two sources, train and valid shards, manifest."""
-    from jinglian.stages.tokenize import indexed, manifest
+    from jinglian.stages.token_shards import indexed, manifest
 
     rng = np.random.default_rng(0)
     records = []

@@ -11,12 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cli import main
 from jinglian.demo.corpus import quality_training_sets
 from jinglian.pipeline.executor import RunOptions, _segments, run_job
 from jinglian.pipeline.job import JobError, load_job
-from jinglian.stages.base import RunContext, StageCounts, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.quality.features import features
 from jinglian.stages.quality.model import QualityModel, balanced, metrics, train
 from jinglian.stages.quality.sources import read_texts

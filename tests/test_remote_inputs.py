@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow.parquet as pq
 import pytest
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.core import filesystem
 from jinglian.core.filesystem import RemoteReadError, check_storage_options, expand, open_input
 from jinglian.pipeline.executor import RunOptions, run_job

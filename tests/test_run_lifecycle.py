@@ -16,7 +16,7 @@ import pytest
 from jinglian.pipeline.executor import RunOptions, run_job
 from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages import STAGES
-from jinglian.stages.base import Stage
+from jinglian.core.stage import Stage
 from tests.helpers import write_job, write_jsonl
 
 CLI = [sys.executable, "-m", "jinglian.cli", "run"]

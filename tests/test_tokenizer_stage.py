@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 import sentencepiece as spm
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.cli import COMMAND_MODULES
-from jinglian.pipeline.dataops import LocalOps, TableSet
+from jinglian.core.dataops import LocalOps, TableSet
 from jinglian.stages import STAGES, stage_class
-from jinglian.stages.base import RunContext
+from jinglian.core.context import RunContext
 from jinglian.tokenizers import corpus
 from jinglian.tokenizers.model import CONTROL, load_proto, read_sidecar
 from tests.tokenizer_fixtures import ENGLISH_PROBES, en_document, mixed_corpus, zh_document

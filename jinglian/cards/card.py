@@ -19,7 +19,8 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from jinglian.cards.plots import Plot, write_plots
 from jinglian.cards.rundata import UNKNOWN_LANG, RunData, load_run, token_sources, token_total
-from jinglian.stages.tokenize.stage import source_dir
+from jinglian.core.atomic import atomic_path
+from jinglian.stages.token_shards.stage import source_dir
 
 SIZE_CATEGORIES = [
     (1_000, "n<1K"),
@@ -89,7 +90,8 @@ def build_card(
     body = card_body(data, plots, metadata.pretty_name, repo_id)
     card = DatasetCard(f"---\n{metadata.to_yaml()}\n---\n\n{body}")
     _check_round_trip(card, metadata)
-    card.save(output)
+    with atomic_path(output) as tmp:
+        card.save(tmp)
     return card, output
 
 
@@ -449,7 +451,7 @@ def _loading(data: RunData, repo_id: str | None) -> str:
             *(['from huggingface_hub import snapshot_download', "",
                f'root = snapshot_download("{repo_id}", repo_type="dataset", allow_patterns=["tokens/*"])'] if repo_id
               else ['root = "."  # the run directory']),
-            "from jinglian.stages.tokenize.indexed import Shard",
+            "from jinglian.stages.token_shards.indexed import Shard",
             "",
             f'shard = Shard(f"{{root}}/tokens/{first}")',
             "print(len(shard), shard[0][:16])  # documents, first token ids",

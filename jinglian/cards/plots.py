@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from jinglian.cards.rundata import RunData, token_sources
+from jinglian.core.atomic import atomic_path
 
 CJK_FONT_NAMES = (
     "Noto Sans CJK SC",
@@ -97,7 +98,8 @@ def write_plots(data: RunData, report_dir: str, cjk_font: str | None | bool = Tr
                 continue
             title, caption = result
             fig.tight_layout()
-            FigureCanvasAgg(fig).print_png(path)
+            with atomic_path(path) as tmp:
+                FigureCanvasAgg(fig).print_png(tmp)
         plots.append(Plot(f"{rel}/{name}.png", title, caption))
     return plots
 

@@ -31,7 +31,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.tokenizers.model import sidecar_path
 
 QUALITY = "quality_score"
@@ -292,7 +292,7 @@ def _measure_rejected(data: RunData) -> None:
             data.quality[name] = np.asarray(scores, dtype=float)
 
 
-# tokens/manifest.json is written by the tokenize stage (jinglian.stages.tokenize.manifest):
+# tokens/manifest.json is written by the tokenize stage (jinglian.stages.token_shards.manifest):
 # shards [{prefix, source, split, docs, tokens, dtype, checksums}], sources {name: {train, valid: {docs,
 # tokens, shards}, weight}}, totals {split: {docs, tokens, shards}}, tokenizer {sha256, vocab_size, ...}.
 

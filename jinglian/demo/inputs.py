@@ -1,4 +1,4 @@
-"""Inputs a job asks the demo to make (``input: [{..., generate: demo}]``).
+"""Inputs a job asks the demo to make (``input: [{..., generate: demo}]``; registered in :data:`jinglian.stages.GENERATORS`).
 
 - ``demo``: the generated documents as JSONL files (written once);
 - ``demo-site``: the same documents served as web pages on 127.0.0.1 while the
@@ -13,8 +13,6 @@ import glob
 import os
 
 from jinglian.demo.corpus import generate_demo_inputs, quality_training_sets, write_jsonl
-
-GENERATORS = ("demo", "demo-site")
 
 
 def prepare_inputs(kind: str, directory: str):

@@ -25,8 +25,8 @@ are not retried: they end the run, as any bug should.
 Why not Ray Data's ``map_batches`` over an actor pool: it starts three helper
 actors per dataset (stats, autoscaling coordinator, actor location tracker),
 each a process importing Ray Data, and a streaming executor around what is
-here a plain work queue: 0.7–2.6 s more per segment on an idle 2-core
-machine, 2–20 s under load (BENCHMARKS.md, Engine).
+here a plain work queue: seconds more per segment on a small machine
+(BENCHMARKS.md, Engine).
 """
 
 from __future__ import annotations

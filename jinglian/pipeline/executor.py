@@ -20,14 +20,17 @@ import time
 from dataclasses import dataclass
 
 from jinglian.pipeline.actor_pool import pool_size, run_on_actor_pool  # noqa: F401 (pool_size: tests)
-from jinglian.pipeline.atomic import sweep_temporaries, write_json_atomic
-from jinglian.pipeline.dataops import LocalOps, RayOps, TableSet
+from jinglian.core.atomic import sweep_temporaries, write_json_atomic
+from jinglian.core.dataops import LocalOps, TableSet
+from jinglian.pipeline.ray_ops import RayOps
 from jinglian.pipeline.job import Job, JobError
 from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
 from jinglian.pipeline.progress import Console, SegmentProgress, Ticking, rows_per_file
 from jinglian.pipeline.ray_runtime import RaySession, choose_engine
 from jinglian.pipeline.stats import build_stats
-from jinglian.stages.base import BarrierStage, RunContext, Stage
+from jinglian.stages import generator
+from jinglian.core.context import RunContext
+from jinglian.core.stage import BarrierStage, Stage
 
 
 @dataclass
@@ -118,7 +121,7 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
 
 def _stage_setup_error(exc: BaseException):
     """The StageSetupError behind ``exc``, also when it arrives wrapped by Ray (``RayTaskError.cause``)."""
-    from jinglian.stages.base import StageSetupError
+    from jinglian.pipeline.apply import StageSetupError
 
     for _ in range(20):
         if exc is None:
@@ -137,13 +140,11 @@ def _layout(job: Job) -> list[list[str]]:
 
 
 def _generate_inputs(job: Job) -> list:
-    """Inputs the job asks the demo to make; returns servers to close when the job ends."""
+    """Inputs the job asks a generator to make; returns what to close when the job ends (servers)."""
     sites = []
     for spec in job.inputs:
         if spec.generate:
-            from jinglian.demo.inputs import prepare_inputs
-
-            site = prepare_inputs(spec.generate, os.path.dirname(spec.path) or ".")
+            site = generator(spec.generate)(spec.generate, os.path.dirname(spec.path) or ".")
             if site is not None:
                 sites.append(site)
     return sites

@@ -20,9 +20,6 @@ repository root under ``ray job submit --working-dir .``).
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-import glob
 import hashlib
 import json
 import os
@@ -30,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jinglian.core.config import ConfigError, Where, build, check_keys, check_value, load_yaml, suggest
-from jinglian.stages import STAGES, is_plugin_name, stage_class
-from jinglian.stages.base import Stage
+from jinglian.core.stage import Stage
+from jinglian.stages import GENERATORS, STAGES, is_plugin_name, stage_class
 from jinglian.stages.ingest import READERS, reader
 
 TOP_LEVEL_KEYS = {
@@ -174,8 +171,6 @@ def _load_input(entry, where: Where) -> InputSpec:
     for key, typ in {**INPUT_KEYS, **REMOTE_INPUT_KEYS, **option_types}.items():
         if key in entry:
             check_value(entry[key], typ, where.at(key))
-    from jinglian.demo.inputs import GENERATORS
-
     if entry.get("generate") not in (None, *GENERATORS):
         raise JobError(f"{where}.generate: unknown generator {entry['generate']!r} (expected one of: {', '.join(GENERATORS)})")
     spec = InputSpec(

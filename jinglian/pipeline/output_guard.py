@@ -32,7 +32,7 @@ import shutil
 import socket
 import time
 
-from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.core.atomic import write_json_atomic
 from jinglian.pipeline.job import Job, JobError
 
 RUN_MARKER = "_job.json"

@@ -21,10 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
-from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.core import documents as D
+from jinglian.core.atomic import write_json_atomic
+from jinglian.pipeline.shared import share
 from jinglian.pipeline.sink import PartitionFile
-from jinglian.stages.base import RunContext, StageCounts, StageSetupError, apply_stage
+from jinglian.core.context import RunContext
+from jinglian.pipeline.apply import StageCounts, StageSetupError, apply_stage, take_statistics
 from jinglian.stages.ingest import ReadError, reader
 
 # Fields a reader may set that become typed columns; anything else goes to `metadata` (JSON).
@@ -237,6 +239,7 @@ class SegmentRunner:
                 output_dir=plan.output_dir,
                 work_dir=os.path.join(plan.output_dir, "_work", f"stage-{name}"),
                 seed=plan.seed,
+                share=share,
             )
             self.stages.append(cls(params, context))
         self._ready = False
@@ -275,7 +278,7 @@ class SegmentRunner:
         for stage, c in zip(self.stages, counts):
             if crashed is None:
                 stage.partition_done(task.part)
-                c.extra = stage.summary()
+                c.extra = take_statistics(stage)
         result = {
             "part": task.part,
             "segment": self.plan.index,

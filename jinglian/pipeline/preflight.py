@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from jinglian.pipeline.job import Job, JobError
-from jinglian.stages.base import RunContext, Stage
+from jinglian.core.context import RunContext
+from jinglian.core.stage import Stage
 
 
 def check_stages(job: Job) -> None:

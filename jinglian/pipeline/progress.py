@@ -21,7 +21,7 @@ import time
 
 import pyarrow.parquet as pq
 
-from jinglian.stages.base import StageCounts
+from jinglian.pipeline.apply import StageCounts
 
 
 class Console:

@@ -1,9 +1,8 @@
 """Where a run executes (in this process or on Ray), how Ray is started, and where Ray's logs go.
 
 Ray's fixed cost on a small machine is seconds (``ray.init``, a worker process
-per actor importing the stack, shutdown: 9.8 s for a 20-document job on 2 idle
-cores, tens of seconds under load; BENCHMARKS.md, Engine) while such a job's
-work takes a fraction of a second. Unless told otherwise, a run below
+per actor importing the stack, shutdown; BENCHMARKS.md, Engine) while a small
+job's work takes a fraction of a second. Unless told otherwise, a run below
 ``IN_PROCESS_BELOW_BYTES`` of input, or with a single partition, or on a
 one-CPU machine, runs in this process and says so. An explicit choice always
 wins: ``--ray``/``--no-ray``; ``--address`` (or ``RAY_ADDRESS``, which ``ray job

@@ -14,7 +14,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import temp_path_for
 
 SPILL_BYTES = 64 << 20
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from jinglian.stages.base import StageCounts
+from jinglian.pipeline.apply import StageCounts
 
 
 class AccountingError(RuntimeError):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from jinglian.core.atomic import copy_file_atomic
+
 RANDOM_BASE = "random"
 
 
@@ -106,7 +108,7 @@ def make_random_llama(path: str, tokenizer: str, seed: int = 0) -> None:
                          bos_token_id=sp.bos_id(), eos_token_id=sp.eos_id(), tie_word_embeddings=False)
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)
-    shutil.copyfile(tokenizer, os.path.join(path, "tokenizer.model"))
+    copy_file_atomic(tokenizer, os.path.join(path, "tokenizer.model"))
 
 
 def export_and_generate(checkpoints: str, extended: str, export_dir: str, prompt: str = "数据") -> str:

@@ -25,8 +25,8 @@ import os
 
 import numpy as np
 
-from jinglian.pipeline.atomic import temp_path_for
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.core.atomic import atomic_path
+from jinglian.stages.token_shards import indexed, manifest
 
 CACHE_VERSION = 1
 
@@ -53,10 +53,8 @@ def _cached(path: str, build) -> np.ndarray:
         return np.load(path, mmap_mode="r")
     arr = build()
     try:
-        tmp = temp_path_for(path)
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, arr)
-        os.replace(tmp, path)
     except OSError:
         pass
     return arr

@@ -21,12 +21,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import re
 import warnings
 from pathlib import Path
 
 import torch
+
+from jinglian.core.atomic import copy_file_atomic, write_text_atomic
 
 from .model import ModelArgs
 
@@ -246,9 +247,7 @@ _SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.
 # -- jinglian checkpoints ------------------------------------------------------------------------
 def write_model_json(ckpt: str | Path, args: ModelArgs, hf_config: dict | None) -> None:
     path = Path(ckpt) / MODEL_JSON
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"args": dataclasses.asdict(args), "hf_config": hf_config}, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(str(path), json.dumps({"args": dataclasses.asdict(args), "hf_config": hf_config}, indent=2))
 
 
 def read_model_json(ckpt: str | Path) -> tuple[ModelArgs, dict | None]:
@@ -335,9 +334,7 @@ def import_hf(hf_dir: str | Path, output: str | Path) -> ModelArgs:
         dcp.save(state, storage_writer=writer, planner=_lazy_planner(source), no_dist=True)
     write_model_json(output, source.args, source.config)
     if (source.path / "tokenizer.model").is_file():  # the base tokenizer travels with the weights
-        import shutil
-
-        shutil.copyfile(source.path / "tokenizer.model", output / "tokenizer.model")
+        copy_file_atomic(str(source.path / "tokenizer.model"), str(output / "tokenizer.model"))
     return source.args
 
 
@@ -373,10 +370,10 @@ def export_hf(ckpt: str | Path, output: str | Path, dtype: torch.dtype | None = 
         del tensors
     if len(shards) > 1:
         index = {"metadata": {"total_size": sum(sizes.values())}, "weight_map": weight_map}
-        (output / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+        write_text_atomic(str(output / "model.safetensors.index.json"), json.dumps(index, indent=2))
         written.append(str(output / "model.safetensors.index.json"))
     config = hf_config_from_args(args, source.hf_config, dtype or source.meta("tok_embeddings.weight").dtype)
-    (output / "config.json").write_text(json.dumps(config, indent=2))
+    write_text_atomic(str(output / "config.json"), json.dumps(config, indent=2))
     written.append(str(output / "config.json"))
     if tokenizer:
         from jinglian.tokenizers.export import export_hf as export_tokenizer

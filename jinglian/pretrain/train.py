@@ -21,6 +21,8 @@ from torch.distributed.fsdp import FSDPModule
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel
 
+from jinglian.core.atomic import atomic_path, write_text_atomic
+
 from . import checkpoint
 from .config import PretrainConfig, to_dict
 from .model import Transformer, flops_per_token, model_args
@@ -65,7 +67,7 @@ def padded_vocab_size(cfg: PretrainConfig) -> int:
 
         size = sentencepiece.SentencePieceProcessor(model_file=m.tokenizer).get_piece_size()
     if size is None:
-        from jinglian.stages.tokenize.manifest import load_manifest
+        from jinglian.stages.token_shards.manifest import load_manifest
 
         size = int(load_manifest(cfg.data.tokens_dir)[0]["tokenizer"]["vocab_size"])
     multiple = m.pad_vocab_to * cfg.parallel.tp
@@ -345,7 +347,7 @@ class MetricsLog:
         # A resumed run rewrites the log up to its checkpoint: later rows belonged to the lost tail.
         old = [json.loads(l) for l in self.path.read_text().splitlines()] if keep_until and self.path.exists() else []
         kept = [r for r in old if r.get("event") == "config" or r.get("step", 0) <= keep_until]
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        write_text_atomic(str(self.path), "".join(json.dumps(r) + "\n" for r in kept))
         self.rows = [r for r in kept if "step" in r]
 
     def write(self, row: dict, echo: bool = False) -> None:
@@ -376,6 +378,7 @@ class MetricsLog:
         ax.legend()
         ax.grid(alpha=0.3)
         out = self.path.parent / "loss.png"
-        fig.savefig(out, dpi=120, bbox_inches="tight")
+        with atomic_path(str(out)) as tmp:
+            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         plt.close(fig)
         return out

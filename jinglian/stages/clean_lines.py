@@ -24,7 +24,7 @@ A line must be short and made of labels to count as navigation or share residue,
 so clean prose is not cut (BENCHMARKS.md "Genres" counts the lines removed per
 genre of clean Chinese). Each document gets two columns, ``lines_removed`` and
 ``chars_removed``; the totals, per kind, land in stats.json through
-:meth:`summary`. A document left with no text is rejected as
+:meth:`counters`. A document left with no text is rejected as
 ``clean_lines:empty`` (nothing is dropped silently). Use it right before
 ``filter``.
 """
@@ -38,8 +38,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.filter import encoding
 from jinglian.stages.filter.chinese import is_numeric_furniture
 from jinglian.stages.filter.text_stats import EMOTICON_RE
@@ -253,10 +253,8 @@ class CleanLinesStage(Stage):
         unknown = sorted(set(self.params.kinds) - set(KINDS))
         if unknown:
             raise ValueError(f"clean_lines: unknown kind(s) {unknown}; available: {list(KINDS)}")
-        self._totals = self._zero()
 
-    @staticmethod
-    def _zero() -> dict:
+    def counters(self) -> dict:
         return {"docs_changed": 0, "lines_removed": 0, "chars_removed": 0, "lines_by_kind": {}}
 
     def process(self, batch: pa.Table) -> pa.Table:
@@ -268,17 +266,13 @@ class CleanLinesStage(Stage):
             out = D.set_column(out, name, pa.array(values, pa.int32()))
         for r in results:
             if r.chars_removed:
-                self._totals["docs_changed"] += 1
-                self._totals["lines_removed"] += r.lines_removed
-                self._totals["chars_removed"] += r.chars_removed
+                self.count("docs_changed")
+                self.count("lines_removed", n=r.lines_removed)
+                self.count("chars_removed", n=r.chars_removed)
                 for kind, n in r.by_kind.items():
-                    self._totals["lines_by_kind"][kind] = self._totals["lines_by_kind"].get(kind, 0) + n
+                    self.count("lines_by_kind", kind, n=n)
         empty = np.array([bool(t) and not r.text.strip() for t, r in zip(texts, results)])
         out = D.with_verdict_columns(out)
         if empty.any():
             out = D.reject(out, empty, "clean_lines:empty", [float(r.chars_removed) for r in results])
-        return out
-
-    def summary(self) -> dict:
-        out, self._totals = self._totals, self._zero()
         return out

@@ -17,8 +17,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 
 # C0/C1 controls except \t and \n, plus zero-width and BOM characters.
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]")

@@ -36,8 +36,8 @@ from typing import Callable, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 
 # Full-width ASCII (U+FF01..U+FF5E) and the ideographic/no-break spaces, one character each.
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20, 0x00A0: 0x20}
@@ -167,7 +167,7 @@ def _mentions(words: str) -> Callable[[str], bool]:
 
 
 # Patterns open with a literal character or class where they can: Python's re then skips ahead to
-# candidates instead of trying every position (18x faster on web text). The boundary checks sit right
+# candidates instead of trying every position (BENCHMARKS.md, PII detectors). The boundary checks sit right
 # after that first character, so they look one character further back.
 
 DETECTORS: tuple[Detector, ...] = (
@@ -269,7 +269,6 @@ class PiiStage(Stage):
         unknown = sorted(set(self.params.types) - set(TYPES))
         if unknown:
             raise ValueError(f"pii: unknown type(s) {unknown}; valid: {list(TYPES)}")
-        self._counts: Counter = Counter()
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts, per_doc = [], []
@@ -277,12 +276,11 @@ class PiiStage(Stage):
             new, counts = redact(text or "", self.params.types) if text else (text, Counter())
             texts.append(new)
             per_doc.append(sum(counts.values()))
-            self._counts.update(counts)
+            for kind, k in counts.items():
+                self.count("pii_replacements", kind, n=k)
         batch = D.set_column(batch, D.TEXT, pa.array(texts, pa.string()))
         return D.set_column(batch, "pii_replacements", pa.array(np.asarray(per_doc, dtype=np.int32)))
 
-    def summary(self) -> dict:
-        """Replacements per type since the last call (the executor sums these reports)."""
-        out = {"pii_replacements": {t: self._counts.get(t, 0) for t in self.params.types}}
-        self._counts = Counter()
-        return out
+    def counters(self) -> dict:
+        """Replacements per type."""
+        return {"pii_replacements": {t: 0 for t in self.params.types}}

@@ -23,22 +23,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from jinglian.core.cjk import HAN_RE, han_count
 from jinglian.stages.ingest import ReadError, reader
 
 # A sentence ends after Chinese sentence punctuation, or after Western
 # punctuation followed by whitespace; closing quotes and brackets stay with it.
 _SENTENCE_END = re.compile(r"(?:[。！？；…]+|[.!?;](?=\s))[”’\"'」』）)\]]*\s*")
 
-# Han ideographs: Extension A, Unified Ideographs, Compatibility Ideographs, Extensions B and later.
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
-
 
 def is_han(ch: str) -> bool:
-    return _HAN.match(ch) is not None
-
-
-def han_count(text: str) -> int:
-    return len(_HAN.findall(text))
+    return HAN_RE.match(ch) is not None
 
 
 def split_sentences(text: str) -> Iterator[str]:

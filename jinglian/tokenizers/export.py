@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
+from jinglian.core.atomic import copy_file_atomic, write_text_atomic
 from jinglian.tokenizers.model import CONTROL, load_proto, sidecar_path
 
 
@@ -32,9 +32,9 @@ def export_hf(model_path: str, out_dir: str, model_max_length: int = 4096) -> li
     target = os.path.join(out_dir, "tokenizer.model")
     written = [target]
     if os.path.abspath(model_path) != os.path.abspath(target):
-        shutil.copyfile(model_path, target)
+        copy_file_atomic(model_path, target)
         if os.path.exists(sidecar_path(model_path)):
-            shutil.copyfile(sidecar_path(model_path), sidecar_path(target))
+            copy_file_atomic(sidecar_path(model_path), sidecar_path(target))
             written.append(sidecar_path(target))
     special = {k: v for k, v in _special(proto).items() if v is not None}
     # Control pieces other than bos/eos/pad (padding slots) are special tokens too: never split, skipped on decode.
@@ -57,7 +57,6 @@ def export_hf(model_path: str, out_dir: str, model_max_length: int = 4096) -> li
     }
     for name, content in files.items():
         path = os.path.join(out_dir, name)
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(content, f, ensure_ascii=False, indent=2)
+        write_text_atomic(path, json.dumps(content, ensure_ascii=False, indent=2))
         written.append(path)
     return written

@@ -14,6 +14,8 @@ import os
 
 from sentencepiece import sentencepiece_model_pb2 as pb
 
+from jinglian.core.atomic import write_bytes_atomic, write_text_atomic
+
 Piece = pb.ModelProto.SentencePiece
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, BYTE, UNUSED = (
     Piece.NORMAL,
@@ -37,10 +39,7 @@ def load_proto(path_or_bytes: str | bytes) -> pb.ModelProto:
 def save_proto(proto: pb.ModelProto, path: str) -> None:
     """Write atomically: a reader never sees half a model."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(proto.SerializeToString())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, proto.SerializeToString())
 
 
 def processor(proto_or_path):
@@ -68,10 +67,7 @@ def sidecar_path(model_path: str) -> str:
 def write_sidecar(model_path: str, info: dict) -> str:
     path = sidecar_path(model_path)
     info = {"model_sha256": file_sha256(model_path), **info}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(info, f, ensure_ascii=False, indent=2)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(info, ensure_ascii=False, indent=2))
     return path
 
 

@@ -8,21 +8,16 @@ it already (the row becomes a ``crawl:duplicate_url`` pointing there).
 between requests to one host (``min_delay_s``, raised by robots.txt
 ``Crawl-delay``) holds for the whole run, not per worker.
 
-Where it lives. Under Ray, one named actor per run: created by the first worker
-that needs it (``get_if_exists``), named after the stage's work directory and
-the Ray job id, and owned by that worker, so it lasts while the crawl
-segment's actor pool does and leaves nothing behind on a long-lived cluster.
-A re-run of the job is a new Ray job and so gets a new frontier. If the owning
-worker dies, the next call creates a fresh one from the journals (below): in-flight
+Where it lives: the run context's shared object ``frontier`` (the engine makes it
+one Ray actor per run under Ray, an in-process object without). If the worker owning
+the actor dies, the next call makes a fresh one from the journals (below): in-flight
 claims are forgotten, which can cost a duplicate fetch, never a lost URL.
-A stage not running in a Ray actor (tests, runs without Ray: a single worker)
-uses an in-process object.
 
 Resume. A claim belongs to the partition of the row that made it.
 
 * When a partition is finished, its worker writes the URLs the partition owns
   to ``<work_dir>/frontier/part-NNNNN.json`` (the executor calls
-  ``Stage.summary`` after committing the partition's output, before writing
+  ``Stage.partition_done`` after committing the partition's output, before writing
   its marker). A new frontier starts from these journals, so a resumed run
   does not fetch again what committed partitions fetched.
 * Claims of partitions that did not finish were held only by the killed run's
@@ -46,13 +41,12 @@ is run-wide). All claimed URLs of a run live in one actor's memory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 
-from jinglian.pipeline.atomic import write_json_atomic
+from jinglian.core.atomic import write_json_atomic
 
 JOURNAL_DIR = "frontier"
 NO_PART = -1  # rows without a partition number (a stage driven directly, as in tests)
@@ -68,7 +62,7 @@ def write_journal(work_dir: str, part: int, owned: dict[str, str]) -> None:
 
 
 class Frontier:
-    """The registry itself; thread-safe. The Ray actor is an instance of this class."""
+    """The registry itself; thread-safe (under Ray, the run's shared actor holds one)."""
 
     JOURNALED = "journal"  # the attempt of claims read back from journals
 
@@ -110,51 +104,3 @@ class Frontier:
             start = max(now, self._next_start.get(host, 0.0))
             self._next_start[host] = start + delay_s
             return start - now
-
-
-class _RayFrontier:
-    """A handle on the run's frontier actor with the in-process object's methods."""
-
-    def __init__(self, work_dir: str):
-        import ray
-
-        self._ray = ray
-        self._work_dir = os.path.abspath(work_dir)
-        job = ray.get_runtime_context().get_job_id()
-        self._name = "jinglian-frontier-" + hashlib.blake2b(f"{self._work_dir}\0{job}".encode(), digest_size=10).hexdigest()
-        self._actor = None
-        self._lock = threading.Lock()
-
-    def _handle(self, stale=None):
-        with self._lock:
-            if self._actor is None or self._actor is stale:
-                remote = self._ray.remote(num_cpus=0)(Frontier)
-                self._actor = remote.options(name=self._name, namespace="jinglian", get_if_exists=True).remote(self._work_dir)
-            return self._actor
-
-    def _call(self, method: str, *args):
-        actor = self._handle()
-        try:
-            return self._ray.get(getattr(actor, method).remote(*args))
-        except self._ray.exceptions.RayActorError:  # its owner died with it: start again from the journals
-            return self._ray.get(getattr(self._handle(stale=actor), method).remote(*args))
-
-    def claim(self, attempt: str, items: list[tuple[str, int, str]]) -> list[str | None]:
-        return self._call("claim", attempt, items) if items else []
-
-    def reserve(self, host: str, delay_s: float) -> float:
-        return self._call("reserve", host, delay_s)
-
-
-def open_frontier(work_dir: str):
-    """The run's shared frontier: the named actor when the stage runs in a Ray actor (a pool worker), else in-process.
-
-    A stage driven on the driver (tests, runs without Ray) is the run's only worker,
-    even where Ray happens to be initialised.
-    """
-    try:
-        import ray
-    except ImportError:
-        return Frontier(work_dir)
-    in_actor = ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
-    return _RayFrontier(work_dir) if in_actor else Frontier(work_dir)

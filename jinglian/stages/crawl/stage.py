@@ -20,6 +20,7 @@ row's id. Links this worker has already handled are not appended again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -31,10 +32,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.crawl.fetch import Fetcher, FetchResult
-from jinglian.stages.crawl.frontier import NO_PART, open_frontier, write_journal
+from jinglian.stages.crawl.frontier import NO_PART, Frontier, write_journal
 from jinglian.stages.crawl.params import CrawlParams
 from jinglian.stages.crawl.politeness import HostGates
 from jinglian.stages.crawl.safety import AddressPolicy
@@ -62,7 +63,7 @@ class CrawlStage(Stage):
     def setup(self) -> None:
         p = self.params
         policy = AddressPolicy(p.allow_private, p.allow_networks)
-        self.frontier = open_frontier(self.context.work_dir)
+        self.frontier = self.context.shared("frontier", functools.partial(Frontier, os.path.abspath(self.context.work_dir)))
         self.fetcher = Fetcher(p, policy, HostGates(p.per_host_concurrency, p.min_delay_s, self.frontier.reserve))
         self._attempt = uuid.uuid4().hex  # this worker's claims; a partition redone elsewhere takes them over
         self._known: dict[str, tuple[int | None, str]] = {}  # URL -> (part if this worker owns it, owner row id)
@@ -71,7 +72,6 @@ class CrawlStage(Stage):
         self._appended: dict[int, int] = {}  # partition -> rows appended so far (for their row keys)
         self._warc = None
         self._warc_lock = threading.Lock()
-        self._stats = {"fetched": 0, "followed_links": 0, "warc_records": 0, "claimed_elsewhere": 0}
 
     # -- WARC output --------------------------------------------------------------------------
     def _write_warc(self, result: FetchResult) -> None:
@@ -81,7 +81,7 @@ class CrawlStage(Stage):
                 os.makedirs(directory, exist_ok=True)
                 self._warc = WarcWriter(os.path.join(directory, f"crawl-{os.getpid()}-{uuid.uuid4().hex[:8]}.warc.gz"))
             self._warc.write(response_record(result.url, result.status, result.headers, result.body, result.fetch_time, result.ip))
-            self._stats["warc_records"] += 1
+            self.count("warc_records")
 
     def _fetch(self, url: str) -> FetchResult:
         result = self.fetcher.fetch(url)
@@ -110,7 +110,7 @@ class CrawlStage(Stage):
                 to_fetch = self._claim(rows, level, results)
                 for (r, _), result in zip(to_fetch, pool.map(lambda item: self._fetch(item[1]), to_fetch)):
                     results[r] = result
-                    self._stats["fetched"] += 1
+                    self.count("fetched")
                 level = self._follow(rows, [r for r, _ in to_fetch], results, domains)
         return self._table(batch, rows, results)
 
@@ -137,7 +137,7 @@ class CrawlStage(Stage):
             else:
                 asked[url] = [r]
                 asks.append((r, url))
-        owners = self.frontier.claim(self._attempt, [(url, rows[r]["part"], rows[r]["id"]) for r, url in asks])
+        owners = self.frontier.claim(self._attempt, [(url, rows[r]["part"], rows[r]["id"]) for r, url in asks]) if asks else []
         to_fetch = []
         for (r, url), owner in zip(asks, owners):
             row = rows[r]
@@ -149,7 +149,7 @@ class CrawlStage(Stage):
             else:
                 self._known[url] = (None, owner)
                 results[r] = owner
-                self._stats["claimed_elsewhere"] += 1
+                self.count("claimed_elsewhere")
                 if row["depth"]:  # a followed link's id is its URL's: this row must not take the owner's
                     row["id"] = _doc_id(f"{url}\0{row['part']}")
             for follower in asked[url][1:]:
@@ -173,7 +173,7 @@ class CrawlStage(Stage):
                 queued.add(link)
                 rows.append({"url": link, "depth": rows[r]["depth"] + 1, "parent": rows[r]["parent"], "id": _doc_id(link), "part": rows[r]["part"]})
                 new.append(len(rows) - 1)
-                self._stats["followed_links"] += 1
+                self.count("followed_links")
         return new
 
     def _appended_row_keys(self, parts: list) -> list:
@@ -248,7 +248,5 @@ class CrawlStage(Stage):
         if owned:
             write_journal(self.context.work_dir, part, owned)
 
-    def summary(self) -> dict:
-        out = dict(getattr(self, "_stats", {}))
-        self._stats = {k: 0 for k in out}
-        return out
+    def counters(self) -> dict:
+        return {"fetched": 0, "followed_links": 0, "warc_records": 0, "claimed_elsewhere": 0}

@@ -47,15 +47,12 @@ whatever the number or the size of the input partitions:
   batches of ``memory_budget_mb / 8`` uncompressed bytes (``DataOps`` with
   ``batch_bytes``: ``ParquetFile.iter_batches``, outputs appended with a
   ``ParquetWriter``, one row group per batch; a scatter flushes its bucket
-  pieces whenever a batch's worth is buffered), so the largest input
-  partition no longer sets the peak. The map functions work row by row, so
+  pieces whenever a batch's worth is buffered), so the size of the largest
+  input partition does not set the peak. The map functions work row by row, so
   the batching changes no result. ``features`` is the heaviest step: its
   batch's texts as Python strings, shingle hashes as Python bytes then as
   Arrow, plus the numpy temporaries of 512 K characters shingled at once
-  (fixed). Measured (``benchmarks/dedup.py --per-part 0``, budget 16 MiB): its
-  peak above an idle worker stayed within 74-90 MiB (two runs) for one
-  partition of 1.9 / 3.7 / 7.4 M characters (82 / 102 / 174 MiB when it held
-  the whole partition);
+  (a fixed amount; BENCHMARKS.md, Deduplication, has the peaks measured);
 - ``process`` holds one or two verdict row groups and its batch.
 
 Cost model, bytes per document (``P`` = num_perm, ``b`` bands, ``S`` = its
@@ -76,9 +73,9 @@ verdicts        ~60 per removed document, 8 per dropped line  -
 In memory, per worker: a map step or scatter up to ~8x its batch
 (``memory_budget_mb`` / 8 of input), a gather ~expansion x its bucket,
 ``process`` ~2 x 8192 verdict rows; none of these grows with the partition or
-the corpus. The price of small batches is per-file overhead: at a budget of
-8 MiB (1 MiB batches) ``prepare`` took ~15-20% more CPU on a 4,000-document
-partition; at the default 1024 MiB a partition under 128 MiB is one batch.
+the corpus. The price of small batches is per-file overhead (more files and
+row groups per partition); at the default 1024 MiB a partition under 128 MiB
+is one batch.
 
 Compute: features is ~O(characters) numpy passes plus ``P`` multiply/add/min
 per shingle; verification is one sorted intersection per candidate pair.

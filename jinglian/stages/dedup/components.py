@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinglian.pipeline.dataops import DataOps, TableSet
+from jinglian.core.dataops import DataOps, TableSet
 
 MAX_ROUNDS = 200
 _EDGE_SCHEMA = pa.schema([("u", pa.int64()), ("v", pa.int64()), ("changed", pa.int64())])

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinglian import documents as D
+from jinglian.core import documents as D
 from jinglian.stages.dedup import minhash, text
 from jinglian.stages.dedup.params import DedupParams
 

@@ -16,10 +16,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from jinglian import documents as D
+from jinglian.core import documents as D
+from jinglian.core.atomic import write_text_atomic
 from jinglian.core.config import Where, check_bounds
-from jinglian.pipeline.dataops import DataOps, TableSet, write_atomic
-from jinglian.stages.base import BarrierStage
+from jinglian.core.dataops import DataOps, TableSet, write_atomic
+from jinglian.core.stage import BarrierStage
 from jinglian.stages.dedup import phases, text
 from jinglian.stages.dedup.components import connected_components
 from jinglian.stages.dedup.minhash import optimal_bands
@@ -47,8 +48,6 @@ class DedupStage(BarrierStage):
             raise ValueError(f"dedup bands * rows ({p.bands * p.rows}) exceeds num_perm ({p.num_perm})")
         self._cache: tuple[tuple, pa.Table | None] | None = None  # the verdict row groups last read
         self._groups: tuple[int, list] | None = None  # the last partition's verdict row groups
-        self._lines_removed = 0
-        self._chars_removed = 0
 
     @property
     def verdict_dir(self) -> str:
@@ -184,8 +183,7 @@ class DedupStage(BarrierStage):
                         per[str(part)] = per.get(str(part), 0) + count
         stats["removed"] = {reason: sum(per.values()) for reason, per in removed.items()}
         stats["removed_per_part"] = removed
-        with open(os.path.join(self.verdict_dir, "done.json"), "w", encoding="utf-8") as f:
-            json.dump(stats, f)
+        write_text_atomic(os.path.join(self.verdict_dir, "done.json"), json.dumps(stats))
 
     # -- per partition -------------------------------------------------------------------------
 
@@ -248,8 +246,8 @@ class DedupStage(BarrierStage):
             reasons[i], values[i], dups[i], drop = verdict
             if reasons[i] is None and drop:
                 texts[i], lines, chars = _drop_lines(texts[i] or "", set(drop))
-                self._lines_removed += lines
-                self._chars_removed += chars
+                self.count("lines_removed", n=lines)
+                self.count("line_chars_removed", n=chars)
                 edited = True
                 if not texts[i].strip():
                     reasons[i], values[i] = "dedup:lines", float(chars)
@@ -258,12 +256,8 @@ class DedupStage(BarrierStage):
         mask = np.array([r is not None for r in reasons], bool)
         return D.reject(batch, mask, reasons, values, dups)
 
-    def summary(self) -> dict:
-        if not self.params.lines:
-            return {}
-        out = {"lines_removed": self._lines_removed, "line_chars_removed": self._chars_removed}
-        self._lines_removed = self._chars_removed = 0
-        return out
+    def counters(self) -> dict:
+        return {"lines_removed": 0, "line_chars_removed": 0} if self.params.lines else {}
 
 
 def _drop_lines(doc: str, drop: set[int]) -> tuple[str, int, int]:

@@ -35,6 +35,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from jinglian.core.cjk import HAN_SPANS, char_class
 from jinglian.stages.dedup.minhash import fmix32
 
 # 32-bit arithmetic throughout: numpy multiplies uint32 in SIMD lanes, uint64 mostly not.
@@ -44,8 +45,8 @@ _POS = 0x9E3779B9  # golden-ratio constant: mixes the position into a character
 
 # Character classes of the code-point table.
 _OTHER, _WORD, _CJK = 0, 1, 2
-_CJK_RANGES = [(0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF)]
-_CJK_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _CJK_RANGES)
+_CJK_RANGES = [(0x3040, 0x30FF), *HAN_SPANS]  # kana and Han: one shingle unit per character
+_CJK_CLASS = char_class(_CJK_RANGES)
 _TOKEN_RE = re.compile(rf"[{_CJK_CLASS}]|(?:(?![{_CJK_CLASS}])[^\W_])+")
 _NOT_WORD_RE = re.compile(r"[\W_]+")
 _DIGIT_RE = re.compile(r"\d")

@@ -22,8 +22,8 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.filter import c4, chinese, encoding, fineweb, gopher_quality, gopher_repetition
 from jinglian.stages.filter.rules import RuleSet
 from jinglian.stages.filter.text_stats import TextStats
@@ -68,7 +68,6 @@ class FilterStage(Stage):
         # (rule set, configured thresholds, route) in the order given.
         self._plan = [(RULESETS[r], RULESETS[r].configure(p.thresholds.get(r)),
                        p.apply_to.get(r, RULESETS[r].applies_to)) for r in p.rulesets]
-        self._docs = {"cjk": 0, "non_cjk": 0}
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch[D.TEXT].to_pylist()
@@ -91,7 +90,7 @@ class FilterStage(Stage):
 
     def judge_stats(self, stats: TextStats) -> tuple[str, float] | None:
         """As :meth:`judge`, on statistics already computed (shared with other rule evaluations)."""
-        self._docs["cjk" if stats.is_cjk else "non_cjk"] += 1
+        self.count("docs_by_script", "cjk" if stats.is_cjk else "non_cjk")
         for ruleset, thresholds, route in self._plan:
             if route != "all" and (route == "cjk") != stats.is_cjk:
                 continue
@@ -100,7 +99,6 @@ class FilterStage(Stage):
                 return f"filter:{ruleset.name}.{verdict.rule}", verdict.value
         return None
 
-    def summary(self) -> dict:
-        """Documents judged per script since the last call (the executor sums these reports)."""
-        out, self._docs = {"docs_by_script": dict(self._docs)}, {"cjk": 0, "non_cjk": 0}
-        return out
+    def counters(self) -> dict:
+        """Documents judged per script."""
+        return {"docs_by_script": {"cjk": 0, "non_cjk": 0}}

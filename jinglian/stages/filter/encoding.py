@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from jinglian.core.cjk import HAN_SPANS
 from jinglian.stages.filter.rules import RuleSet, Verdict, at_most
 from jinglian.stages.filter.text_stats import HAN_RANGES, TextStats
 
@@ -71,8 +72,8 @@ def common_han() -> frozenset[str]:
 def _rare_re() -> re.Pattern:
     """One character class of every Han character outside the common set (one C-speed pass per text)."""
     common = sorted(ord(c) for c in common_han())
-    ranges, spans = [], [(0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F)]
-    for lo, hi in spans:
+    ranges = []
+    for lo, hi in HAN_SPANS:
         start = lo
         for cp in (c for c in common if lo <= c <= hi):
             if cp > start:

@@ -20,10 +20,11 @@ from functools import cached_property
 
 import numpy as np
 
-# Han (incl. extension A, compatibility ideographs, extensions B+), kana, Hangul.
-HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-CJK_RANGES = HAN_RANGES + "\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af"
-HAN_RE = re.compile(f"[{HAN_RANGES}]")
+from jinglian.core.cjk import HAN, HAN_RE, HANGUL_SPANS, KANA_SPANS, char_class
+
+# Han, kana, Hangul.
+HAN_RANGES = HAN
+CJK_RANGES = HAN_RANGES + char_class(KANA_SPANS + HANGUL_SPANS)
 CJK_RE = re.compile(f"[{CJK_RANGES}]")
 # A unit: one CJK character, or a run of word characters of any other script
 # (apostrophes inside English words kept: "don't" is one word).

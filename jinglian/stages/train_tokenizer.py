@@ -20,8 +20,8 @@ from typing import Literal
 
 import pyarrow as pa
 
-from jinglian import documents as D
-from jinglian.stages.base import BarrierStage
+from jinglian.core import documents as D
+from jinglian.core.stage import BarrierStage
 from jinglian.tokenizers import corpus
 from jinglian.tokenizers.export import export_hf
 from jinglian.tokenizers.extend import build, extend, train_added

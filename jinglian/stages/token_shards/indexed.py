@@ -25,7 +25,7 @@ import struct
 
 import numpy as np
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import temp_path_for
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1

@@ -33,10 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from jinglian import documents as D
-from jinglian.pipeline.atomic import write_json_atomic
-from jinglian.stages.base import Stage
-from jinglian.stages.tokenize import indexed, manifest
+from jinglian.core import documents as D
+from jinglian.core.atomic import write_json_atomic
+from jinglian.core.stage import Stage
+from jinglian.stages.token_shards import indexed, manifest
 
 NUM_TOKENS = "num_tokens"
 TOKENIZER_FROM_OUTPUT = "output"
@@ -128,7 +128,6 @@ class TokenizeStage(Stage):
     def setup(self) -> None:
         self._plan = self.plan()
         self._part: _PartitionShards | None = None
-        self._docs = self._tokens = 0
 
     def process(self, batch: pa.Table) -> pa.Table:
         part = _partition_of(batch)
@@ -137,8 +136,8 @@ class TokenizeStage(Stage):
                 self._part.abort()  # a partition left unfinished (its task failed): it will be redone
             self._part = _PartitionShards(part, self._plan)
         counts = self._part.add(batch)
-        self._docs += len(batch)
-        self._tokens += int(counts.sum())
+        self.count("docs", n=len(batch))
+        self.count("tokens", n=int(counts.sum()))
         return D.set_column(batch, NUM_TOKENS, pa.array(counts, pa.int64()))
 
     def partition_done(self, part: int) -> None:
@@ -147,10 +146,8 @@ class TokenizeStage(Stage):
         record = {"settings": self._plan.settings(), "shards": shards.close()}
         write_json_atomic(os.path.join(self._plan.records_dir, f"part-{part:05d}.json"), record)
 
-    def summary(self) -> dict:
-        out = {"docs": self._docs, "tokens": self._tokens}
-        self._docs = self._tokens = 0
-        return out
+    def counters(self) -> dict:
+        return {"docs": 0, "tokens": 0}
 
     def after_run(self) -> dict:
         """Manifest and blend files from every partition's record; shards no record names are removed."""

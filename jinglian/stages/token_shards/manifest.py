@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 
-from jinglian.pipeline.atomic import temp_path_for
+from jinglian.core.atomic import write_text_atomic
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "valid")
@@ -107,7 +107,4 @@ def load_manifest(path: str) -> tuple[dict, str]:
 
 
 def _write_text(path: str, text: str) -> None:
-    tmp = temp_path_for(path)
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
