@@ -248,3 +248,27 @@ def test_a_setup_that_fails_on_the_workers_is_one_line(small_job, tmp_path, engi
     assert "Traceback" not in result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "stage langid: setup failed" in lines[0], result.stderr
+
+
+def test_a_demo_site_whose_port_is_taken_is_one_line(tmp_path):
+    import socket
+
+    from jinglian.demo.server import DEFAULT_PORT
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", DEFAULT_PORT))
+        holder.listen()
+    except OSError:
+        pass  # something already holds the port (another demo): the run must meet the same refusal
+    try:
+        job = write_job(tmp_path / "job.yaml", name="site", output=str(tmp_path / "out"),
+                        input=[{"path": str(tmp_path / "in" / "seeds-*.txt"), "format": "urls", "generate": "demo-site"}],
+                        stages=[{"normalize": {}}])
+        result = subprocess.run([*CLI, job, "--no-ray"], capture_output=True, text=True, timeout=300)
+    finally:
+        holder.close()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "demo-site" in lines[0] and str(DEFAULT_PORT) in lines[0], result.stderr

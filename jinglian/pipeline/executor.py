@@ -144,7 +144,12 @@ def _generate_inputs(job: Job) -> list:
     sites = []
     for spec in job.inputs:
         if spec.generate:
-            site = generator(spec.generate)(spec.generate, os.path.dirname(spec.path) or ".")
+            try:
+                site = generator(spec.generate)(spec.generate, os.path.dirname(spec.path) or ".")
+            except OSError as exc:  # e.g. the demo site's port is taken by another demo: one line, not a traceback
+                for started in sites:
+                    started.close()
+                raise JobError(f"input generator {spec.generate!r}: {exc}") from None
             if site is not None:
                 sites.append(site)
     return sites
