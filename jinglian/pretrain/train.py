@@ -336,6 +336,17 @@ class Trainer:
         return log.rows
 
 
+def _whole_rows(text: str) -> list[dict]:
+    """The log's rows; a line cut short by a killed writer (appends are not atomic) is dropped."""
+    rows = []
+    for line in text.splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 class MetricsLog:
     """metrics.jsonl in the output directory (one JSON object per step) and the loss-curve PNG."""
 
@@ -345,7 +356,7 @@ class MetricsLog:
             return
         output_dir.mkdir(parents=True, exist_ok=True)
         # A resumed run rewrites the log up to its checkpoint: later rows belonged to the lost tail.
-        old = [json.loads(l) for l in self.path.read_text().splitlines()] if keep_until and self.path.exists() else []
+        old = _whole_rows(self.path.read_text()) if keep_until and self.path.exists() else []
         kept = [r for r in old if r.get("event") == "config" or r.get("step", 0) <= keep_until]
         write_text_atomic(str(self.path), "".join(json.dumps(r) + "\n" for r in kept))
         self.rows = [r for r in kept if "step" in r]
