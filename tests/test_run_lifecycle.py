@@ -37,7 +37,6 @@ def small_job(tmp_path):
 def test_missing_language_model_stops_the_run_before_anything_runs(small_job, tmp_path, engine):
     missing = str(tmp_path / "models" / "lid.176.ftz")
     job = small_job([{"normalize": {}}, {"langid": {"model_path": missing}}])
-    started = time.monotonic()
     result = subprocess.run([*CLI, job, engine], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -45,7 +44,6 @@ def test_missing_language_model_stops_the_run_before_anything_runs(small_job, tm
     assert len(lines) == 1 and "langid" in lines[0] and missing in lines[0], result.stderr
     assert "Ray" not in result.stdout + result.stderr  # Ray never started, and said nothing
     assert not (tmp_path / "out").exists()  # nothing was written, not even the run marker
-    assert time.monotonic() - started < 60
 
 
 def test_a_file_that_is_not_a_model_is_named_before_anything_runs(small_job, tmp_path):
