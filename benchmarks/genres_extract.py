@@ -23,6 +23,16 @@ hash (crc32 of ``dataset/id``) is even; the "held-out half" column scores only
 the odd ones.
 
     python benchmarks/genres_extract.py [--datasets wcxb,cwced] [--limit N]
+    python benchmarks/genres_extract.py --passes   # where the CPU goes, and the alternatives measured
+
+``--passes`` times each part of the stage's work per page (parse, title, date,
+navigation tables, the precision pass, resiliparse, trafilatura's defaults with
+and without comments, the same with ``fast=True``, the baseline), replays the
+stage's per-page choice from those parts with ``decide.py`` (same texts as the
+stage), and prints F1 and CPU cost of alternative configurations from the same
+parts: the cut-off ``OUTSIDE_SHARE`` raised, the precision pass with
+``fast=True``, and resiliparse first (trafilatura only where resiliparse's text
+looks wrong: too short, or a share of the whole page's text outside a band).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import os
 import sys
 import time
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,13 +209,142 @@ def run(bench_dir: Path | str | None = None, datasets: set[str] | None = None, l
     return {"groups": table, "pages_per_s": {n: round(s, 2) for n, s in speed.items()}, "worse_groups": worse}
 
 
+def _timed(fn):
+    start = time.process_time()
+    out = fn()
+    return out, time.process_time() - start
+
+
+def page_parts(html: str, url: str | None) -> dict | None:
+    """Every extraction the stage may run on a page, each with its CPU seconds (``t_<name>``)."""
+    from copy import deepcopy
+
+    import trafilatura
+    from htmldate import find_date
+    from resiliparse.extract.html2text import extract_plain_text
+    from trafilatura.metadata import extract_title
+    from trafilatura.settings import set_date_params
+    from jinglian.stages.extract.navigation import drop_navigation_tables
+    from jinglian.stages.extract.stage import parse_page
+
+    o: dict = {}
+    original = html  # the baseline reads the page as given
+    (html, tree), o["t_parse"] = _timed(lambda: parse_page(html))
+    if tree is None:
+        return None
+    _, o["t_title"] = _timed(lambda: extract_title(tree))
+    _, o["t_date"] = _timed(lambda: find_date(tree, url=url, **set_date_params(False)))
+    dropped, o["t_nav"] = _timed(lambda: drop_navigation_tables(tree))
+    fresh = (lambda: deepcopy(tree)) if dropped else (lambda: html)  # the fallbacks read the page less its menus
+
+    def text(doc) -> str:
+        return (doc.text or "") if doc is not None else ""
+
+    for name, fast in (("precision", False), ("precision_fast", True)):
+        doc, o[f"t_{name}"] = _timed(lambda: trafilatura.bare_extraction(deepcopy(tree), url=url, favor_precision=True, include_comments=False, include_tables=True, fast=fast))
+        o[name] = text(doc)
+    for name, kw in (("defaults", {}), ("defaults_fast", {"fast": True}), ("comments", {"include_comments": True})):
+        kw.setdefault("include_comments", False)
+        o[name], o[f"t_{name}"] = _timed(lambda: trafilatura.extract(fresh(), url=url, **kw) or "")
+    o["baseline"], o["t_baseline"] = _timed(lambda: trafilatura.extract(original, url=url) or "")
+    o["resiliparse"], o["t_resiliparse"] = _timed(lambda: extract_plain_text(html, main_content=True))
+    o["whole"], o["t_whole"] = _timed(lambda: extract_plain_text(html, main_content=False))
+    return o
+
+
+def replay(o: dict, outside: float | None = None, precision: str = "precision") -> tuple[str, float, int]:
+    """The stage's choice replayed from a page's parts: ``(text, CPU s, trafilatura passes)``."""
+    from jinglian.stages.extract import decide as dc
+
+    cost = o["t_parse"] + o["t_title"] + o["t_date"] + o["t_nav"] + o[f"t_{precision}"] + o["t_resiliparse"]
+    saved, dc.OUTSIDE_SHARE = dc.OUTSIDE_SHARE, outside if outside is not None else dc.OUTSIDE_SHARE
+    try:
+        choice = dc.verdict(o[precision], o["resiliparse"])
+    finally:
+        dc.OUTSIDE_SHARE = saved
+    if choice == dc.PRECISION:
+        return o[precision], cost, 1
+    text, cost, passes = o["defaults"], cost + o["t_defaults"], 2
+    if choice == dc.SHORT and not dc.long_enough(text, o["resiliparse"]):
+        text, _ = dc.pick_short(text, o["comments"], o["resiliparse"])
+        cost, passes = cost + o["t_comments"], 3
+    return dc.drop_repeated_lines(text), cost, passes
+
+
+def resiliparse_first(o: dict, low: float, high: float, min_tokens: int) -> tuple[str, float, int]:
+    """resiliparse's text when it looks right (enough tokens, a share of the whole page's text in
+    [low, high]); the stage's choice otherwise."""
+    from jinglian.stages.extract.decide import token_counts
+
+    n_main, n_whole = (sum(token_counts(o[k]).values()) for k in ("resiliparse", "whole"))
+    cost = o["t_parse"] + o["t_title"] + o["t_date"] + o["t_resiliparse"] + o["t_whole"]
+    if n_main >= min_tokens and n_whole and low <= n_main / n_whole <= high:
+        return o["resiliparse"], cost, 0
+    text, more, passes = replay(o)
+    return text, more + o["t_whole"], passes
+
+
+def run_passes(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None) -> dict:
+    """Profile of the stage's CPU per part and per number of trafilatura passes, and alternatives, one run."""
+    root = Path(bench_dir) if bench_dir else bench_data()
+    pages = load_genre_pages(root, datasets)
+    if limit:
+        by_group: dict[str, list[GenrePage]] = defaultdict(list)
+        for p in pages:
+            by_group[p.group].append(p)
+        pages = [p for group in by_group.values() for p in group[:limit]]
+    page_parts(decoded(pages[0]), pages[0].url)  # untimed warm-up (lazy imports, stop lists)
+    parts = [page_parts(decoded(p), p.url) for p in pages]
+    keep = [i for i, o in enumerate(parts) if o is not None]
+    print(f"\n## Where the stage's CPU goes ({len(keep)} of {len(pages)} pages parsed; CPU s of this process)")
+    for k in sorted(k for k in parts[keep[0]] if k.startswith("t_")):
+        print(f"  {k[2:]:16s} {sum(parts[i][k] for i in keep):8.1f} s")
+    configs = {
+        "stage (replayed)": lambda o: replay(o),
+        "OUTSIDE_SHARE 0.2": lambda o: replay(o, outside=0.2),
+        "precision fast=True": lambda o: replay(o, precision="precision_fast"),
+        "resiliparse only": lambda o: resiliparse_first(o, 0.0, 1.01, 0),
+        "resiliparse first [0.2, 0.8], >= 50": lambda o: resiliparse_first(o, 0.2, 0.8, 50),
+        "resiliparse first [0.3, 0.7], >= 100": lambda o: resiliparse_first(o, 0.3, 0.7, 100),
+    }
+    t_base = sum(parts[i]["t_baseline"] for i in keep)
+    t_prev = sum(parts[i]["t_parse"] + parts[i]["t_title"] + parts[i]["t_date"] + parts[i]["t_precision"] for i in keep)
+    baseline = {i: prf(parts[i]["baseline"], pages[i].gold, pages[i].lang)[2] for i in keep}
+    out = {}
+    for name, fn in configs.items():
+        runs = {i: fn(parts[i]) for i in keep}
+        gain: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+        for i, (text, _, _) in runs.items():
+            row = (prf(text, pages[i].gold, pages[i].lang)[2] - baseline[i], pages[i].held_out)
+            gain[pages[i].group].append(row)
+            if pages[i].dataset not in ARTICLE_SETS:
+                gain["ALL web-genres-extract"].append(row)
+        cost = sum(c for _, c, _ in runs.values())
+        passes = Counter(n for _, _, n in runs.values())
+        mean = {g: _mean([d for d, _ in r]) for g, r in gain.items()}
+        held = {g: _mean([d for d, h in r if h]) for g, r in gain.items()}
+        below = sorted(g for g in mean if g != "ALL web-genres-extract" and mean[g] < 0)
+        out[name] = {"gain": mean["ALL web-genres-extract"], "held_out_gain": held["ALL web-genres-extract"], "below": below,
+                     "vs_trafilatura": t_base / cost, "vs_previous": t_prev / cost, "passes": dict(passes)}
+        print(f"\n{name}: F1 - trafilatura defaults {mean['ALL web-genres-extract']:+.4f} (held-out half {held['ALL web-genres-extract']:+.4f});"
+              f" speed {t_base / cost:.2f}x trafilatura, {t_prev / cost:.2f}x the precision-only stage;"
+              f" pages by trafilatura passes {dict(sorted(passes.items()))}")
+        print(f"  rows below trafilatura ({len(below)}): " + ", ".join(f"{g} {mean[g]:+.3f}" for g in below))
+    print(f"  machine load at end: {os.getloadavg()[0]:.1f}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", help="comma-separated dataset names (default: all)")
     parser.add_argument("--limit", type=int, help="at most N pages per dataset / genre (a quick look)")
     parser.add_argument("--no-previous", action="store_true", help="skip the precision-only stage run")
+    parser.add_argument("--passes", action="store_true", help="CPU per part of the stage's work and alternative configurations instead")
     args = parser.parse_args()
     print_machine()
+    if args.passes:
+        run_passes(bench_data(), set(args.datasets.split(",")) if args.datasets else None, args.limit)
+        return
     run(bench_data(), set(args.datasets.split(",")) if args.datasets else None, args.limit, previous=not args.no_previous)
 
 

@@ -89,19 +89,19 @@ def _record(url: str, body: bytes, rng: random.Random) -> bytes:
     return gzip.compress(record, compresslevel=6, mtime=0)
 
 
-def build_warc(data: Path, n: int, folder: Path) -> dict:
+def build_warc(data: Path, n: int, folder: Path, per_file: int = PAGES_PER_FILE) -> dict:
     pages = real_pages(data)
     random.Random(17).shuffle(pages)
     rng = random.Random(n)
     folder.mkdir(parents=True)
-    for start in range(0, n, PAGES_PER_FILE):
-        with open(folder / f"pages-{start // PAGES_PER_FILE:04d}.warc.gz", "wb") as f:
-            for i in range(start, min(n, start + PAGES_PER_FILE)):
+    for start in range(0, n, per_file):
+        with open(folder / f"pages-{start // per_file:04d}.warc.gz", "wb") as f:
+            for i in range(start, min(n, start + per_file)):
                 url, _, body = pages[i % len(pages)]
                 if i >= len(pages):
                     url += ("&" if "?" in url else "?") + f"copy={i // len(pages)}"
                 f.write(_record(url, body, rng))
-    return {"records": n, "distinct_pages": min(n, len(pages)), "files": -(-n // PAGES_PER_FILE),
+    return {"records": n, "distinct_pages": min(n, len(pages)), "files": -(-n // per_file),
             "mib": sum(p.stat().st_size for p in folder.iterdir()) / 2**20}
 
 
@@ -206,7 +206,16 @@ def run_jinglian(kind: str, inputs: Path, work: Path, workers: int) -> dict:
     jinglian_job(kind, inputs, out, job)
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "jinglian.cli", "run", str(job), "--output", str(out), "--overwrite", "--workers", str(workers)]
-    figures, said = measured(cmd, env, work / "run.log")
+    for attempt in range(3):
+        try:
+            figures, said = measured(cmd, env, work / "run.log")
+            break
+        except RuntimeError as e:
+            # Ray gives its raylet 30 s (fixed) to register; on an overloaded machine it may not: say so, start again
+            if "timed out during startup" not in str(e) or attempt == 2:
+                raise
+            print(f"  (jinglian {kind}: Ray's node timed out during startup, 1-min load {os.getloadavg()[0]:.0f}; run again)")
+    figures["ray_start_failures"] = attempt
     stats = json.loads((out / "stats.json").read_text())
     figures["stages"] = {s["name"]: {"wall_s": s.get("wall_s"), "in": s.get("docs_in"), "out": s.get("docs_out")}
                          for s in stats["stages"]}
@@ -269,8 +278,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,2,4", help="multiples of the 1x input")
     parser.add_argument("--pages", type=int, default=1000, help="WARC records at 1x")
     parser.add_argument("--docs", type=int, default=50000, help="text documents at 1x")
+    parser.add_argument("--pages-per-file", type=int, default=PAGES_PER_FILE, help="WARC records per file (a partition)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", choices=["warc", "text"], help="run one of the two benchmarks")
+    parser.add_argument("--side", choices=["jinglian", "datatrove"], help="run one side only (e.g. to redo a failed run)")
     parser.add_argument("--work", default="/tmp/jinglian-scale", help="inputs and outputs (replaced)")
     parser.add_argument("--datatrove-python", default="/work/venv-dt/bin/python",
                         help="a Python with datatrove[processing] installed (its own venv)")
@@ -294,12 +305,20 @@ def main() -> None:
             inputs = work / f"{kind}-{size}x" / "in"
             if inputs.parent.exists():
                 shutil.rmtree(inputs.parent)
-            built = build_warc(data, n, inputs) if kind == "warc" else build_text(data, n, inputs, pool)
+            built = build_warc(data, n, inputs, args.pages_per_file) if kind == "warc" else build_text(data, n, inputs, pool)
             print(f"\nbuilt {inputs}: {built}")
-            results = {"jinglian": run_jinglian(kind, inputs, inputs.parent / "jinglian", args.workers)}
+            results = {}
+            runs = [("jinglian", lambda: run_jinglian(kind, inputs, inputs.parent / "jinglian", args.workers))]
             if dt:
                 language = "eng" if kind == "warc" else args.datatrove_text_language
-                results["datatrove"] = run_datatrove(dt, kind, inputs, inputs.parent / "datatrove", args.workers, language)
+                runs.append(("datatrove", lambda: run_datatrove(dt, kind, inputs, inputs.parent / "datatrove", args.workers, language)))
+            for side, run in runs:
+                if args.side and side != args.side:
+                    continue
+                try:
+                    results[side] = run()
+                except RuntimeError as e:  # a failed run is reported, and the other side and sizes still run
+                    print(f"\n{kind} {size}x: {side} FAILED: {str(e)[-600:]}")
             report(kind, "pages" if kind == "warc" else "docs", size, n, results)
             (inputs.parent / "figures.json").write_text(json.dumps(results, indent=1))
             sys.stdout.flush()

@@ -21,11 +21,14 @@ import os
 import time
 
 
-def _lid_model(path: str) -> None:
-    """Point datatrove's fastText LID at a local lid.176 file (no download: this machine is offline)."""
-    from datatrove.utils.lid import FT176LID
+def _language_filter(path: str):
+    """datatrove's LanguageFilter on a local lid.176 file (no download: this machine is offline). The URL
+    is set on the instance, which is pickled to the worker processes (a class attribute set here is not)."""
+    from datatrove.pipeline.filters import LanguageFilter
 
-    FT176LID.MODEL_URL = "file://" + os.path.abspath(path)
+    step = LanguageFilter(languages=["en", "zh"])
+    step.model.MODEL_URL = "file://" + os.path.abspath(path)
+    return step
 
 
 def _step_stats(logging_dir: str) -> dict:
@@ -81,16 +84,15 @@ def main() -> None:
         stages[name] = {"wall_s": time.perf_counter() - start, "steps": _step_stats(os.path.join(out, "logs", name))}
 
     if args.kind == "warc":
-        _lid_model(args.lid_model)
         from datatrove.pipeline.extractors import Trafilatura
         from datatrove.pipeline.filters import (C4QualityFilter, FineWebQualityFilter, GopherQualityFilter,
-                                                GopherRepetitionFilter, LanguageFilter)
+                                                GopherRepetitionFilter)
 
         lang = args.language
         run("extract_filter", [
             WarcReader(args.input, glob_pattern="*.warc.gz"),
             Trafilatura(favour_precision=True, timeout=args.timeout),
-            LanguageFilter(languages=["en", "zh"]),
+            _language_filter(args.lid_model),
             GopherRepetitionFilter(language=lang),
             GopherQualityFilter(language=lang),
             C4QualityFilter(filter_no_terminal_punct=False, language=lang),

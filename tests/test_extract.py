@@ -267,3 +267,14 @@ def test_article_with_reader_comments_keeps_the_article_only():
     assert all(p in text for p in ARTICLE)
     assert not any(c in text for c in COMMENTS)
     assert "网站地图" not in text
+
+
+def test_page_in_a_wrapper_element_is_parsed_not_dropped():
+    # the markup trafilatura's loader refuses: no "html" in the first 50 characters, one top element
+    body = "".join(f"<p>{p}</p>" for p in ARTICLE)
+    html = f"<text id='http://example.cn/a/1' title='市卫生局开展传染病防控行动'><div class='content'><div>{body}</div></div></text>"
+    from trafilatura.utils import load_html
+
+    assert load_html(html) is None
+    text, summary = extract_text(html)
+    assert all(p in text for p in ARTICLE)

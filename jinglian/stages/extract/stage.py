@@ -52,6 +52,20 @@ class ExtractParams:
     plain_types: list[str] = field(default_factory=lambda: ["text/plain"])  # content types used as text as-is
 
 
+def parse_page(html: str):
+    """``(html, tree)``: the page as every pass reads it, and trafilatura's tree of it (None: not HTML)."""
+    from trafilatura import load_html
+
+    tree = load_html(html)
+    if tree is None and "<" in html:
+        # trafilatura refuses markup that does not name "html" in its first 50 characters and parses
+        # to a single element (a page fragment, or a page inside an archive's wrapper element such as
+        # <text id=url>); inside a body element the same markup parses
+        html = f"<html><body>{html}</body></html>"
+        tree = load_html(html)
+    return html, tree
+
+
 def extract_page(html: str, url: str | None, options: dict) -> dict | None:
     """trafilatura on one decoded page: ``{text, title, date}`` or None (runs in the child process).
 
@@ -63,12 +77,11 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
 
     import trafilatura
     from htmldate import find_date
-    from trafilatura import load_html
     from trafilatura.metadata import extract_title  # no public API gives the title alone (extract_metadata does all)
 
     options = dict(options)
     decide = options.pop("decide", False) and options.get("favor_precision")
-    tree = load_html(html)
+    html, tree = parse_page(html)
     if tree is None:
         return None
     title = extract_title(tree)  # before extraction, which prunes the tree

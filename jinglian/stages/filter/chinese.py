@@ -36,7 +36,9 @@ from jinglian.stages.filter.wordlists import CHINESE_BAD_WORDS, CHINESE_STOP_WOR
 
 TRUNCATION = ("...", "…")
 MIN_PROSE_LINES = 3
-MAX_TITLE_CHARS = 40  # a 【】 title line of a listing page; calibrated: the dirty ChineseWebText titles have 9-30
+# A 【】 title line of a listing page; calibrated: the dirty ChineseWebText titles have 9-30 characters; the 【 lines of
+# zh-genres-clean longer than 40 (86 of 113: Weibo posts and threads, news) open a paragraph with its topic or source.
+MAX_TITLE_CHARS = 40
 # Informal sentence ends of social-media Chinese: a tilde ("好有爱~"), an emoticon code ("太辛苦了[泪]").
 INFORMAL_ENDINGS = ("~", "～")
 # Truncation/navigation tails of listing pages ("… 阅读全文", "查看更多"), after trailing arrows are stripped.
