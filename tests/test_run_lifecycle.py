@@ -57,7 +57,7 @@ def test_a_file_that_is_not_a_model_is_named_before_anything_runs(small_job, tmp
 
 
 def test_a_missing_tokenizer_is_named_before_the_first_segment_runs(small_job, tmp_path):
-    """tokenize is a barrier: without the check, the segments before it ran to the end first."""
+    """Without the check, the stages before tokenize ran on every partition before its setup failed."""
     missing = str(tmp_path / "tok" / "zh.model")
     job = small_job([{"normalize": {}}, {"tokenize": {"tokenizer": missing}}])
     result = subprocess.run([*CLI, job, "--no-ray"], capture_output=True, text=True, timeout=300)
