@@ -227,3 +227,23 @@ def test_partition_done_runs_after_the_outputs_commit_and_before_the_marker(tmp_
         runner.run(PartitionTask(part=part, source_path=str(tmp_path / "a.jsonl"), input_format="jsonl", input_source="web"))
     assert Witness.seen == [(3, True, False), (4, True, False)]
     assert os.path.exists(plan.marker_path(4))
+
+
+def test_ray_that_misses_its_start_up_deadline_is_retried_then_one_line(monkeypatch):
+    # Ray's raylet has a fixed 30 s to start; only a machine loaded far beyond its cores misses it, so the
+    # failure is injected where Ray raises it (a bare Exception from ray.init)
+    import ray
+
+    from jinglian.pipeline import ray_runtime
+
+    calls = []
+
+    def late_raylet(**kwargs):
+        calls.append(kwargs["address"])
+        raise Exception("The current node timed out during startup.")
+
+    monkeypatch.setattr(ray, "init", late_raylet)
+    with pytest.raises(JobError, match="Ray did not start on this machine after 3 tries.*--no-ray"):
+        ray_runtime._init_ray(None, None)
+    assert calls == ["local"] * ray_runtime.START_ATTEMPTS
+    assert not ray.is_initialized()

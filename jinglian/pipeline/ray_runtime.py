@@ -215,6 +215,11 @@ class RaySession:
                 self._redirect = None
 
 
+# Ray gives its raylet a fixed 30 s to come up; on a machine loaded far beyond its cores it can miss
+# that once and make it on the next try
+START_ATTEMPTS = 3
+
+
 def _init_ray(address: str | None, object_store_mb: int | None) -> bool:
     import ray
 
@@ -232,7 +237,16 @@ def _init_ray(address: str | None, object_store_mb: int | None) -> bool:
         return True
     import psutil
 
-    # "local": always a new in-process instance, never a cluster some other `ray start` left behind
-    ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
-             object_store_memory=object_store_bytes(object_store_mb, psutil.virtual_memory().total))
-    return True
+    store = object_store_bytes(object_store_mb, psutil.virtual_memory().total)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            # "local": always a new in-process instance, never a cluster some other `ray start` left behind
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=True,
+                     object_store_memory=store)
+            return True
+        except Exception as exc:  # Ray raises a bare Exception when its raylet misses its start-up deadline
+            ray.shutdown()  # stops what the failed start left running
+            if attempt == START_ATTEMPTS:
+                raise JobError(f"Ray did not start on this machine after {START_ATTEMPTS} tries ({exc}); "
+                               "an overloaded machine misses Ray's fixed start-up deadline: retry later, or run with --no-ray") from None
+    raise AssertionError("unreachable")
