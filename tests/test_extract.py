@@ -278,3 +278,13 @@ def test_page_in_a_wrapper_element_is_parsed_not_dropped():
     assert load_html(html) is None
     text, summary = extract_text(html)
     assert all(p in text for p in ARTICLE)
+
+
+@pytest.mark.parametrize("isolate", [True, False])
+def test_params_reach_the_extraction_in_and_out_of_the_child_process(isolate):
+    # the frozen params travel to the child as they are: a knob set in the job changes what the child does
+    text, _ = extract_text(product_page(), isolate=isolate, include_tables=False, decide=False)
+    assert all(p in text for p in PRODUCT)
+    assert not any(v in text for _, v in SPECS)
+    with pytest.raises(AttributeError):
+        ExtractParams().decide = False  # frozen: what setup() handed the child cannot drift from self.params

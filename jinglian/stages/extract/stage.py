@@ -35,7 +35,7 @@ _WARMUP_PAGE = "<html><head><title>t</title></head><body><div><p>热身 warm-up<
 HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExtractParams:
     timeout_s: float = 10.0  # per-document limit; a page over it is rejected as extract:timeout
     max_bytes: int = 5_000_000  # larger pages are rejected as extract:too_large (never parsed)
@@ -66,8 +66,8 @@ def parse_page(html: str):
     return html, tree
 
 
-def extract_page(html: str, url: str | None, options: dict) -> dict | None:
-    """trafilatura on one decoded page: ``{text, title, date}`` or None (runs in the child process).
+def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | None:
+    """trafilatura on one decoded page: ``{text, title, date, source}`` or None (runs in the child process).
 
     Only the title and the date are looked for, not trafilatura's full metadata
     (authors, categories, tags, licence...), which costs a quarter to a third of
@@ -79,19 +79,20 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
     from htmldate import find_date
     from trafilatura.metadata import extract_title  # no public API gives the title alone (extract_metadata does all)
 
-    options = dict(options)
-    decide = options.pop("decide", False) and options.get("favor_precision")
+    decide = params.decide and params.favor_precision
     html, tree = parse_page(html)
     if tree is None:
         return None
     title = extract_title(tree)  # before extraction, which prunes the tree
     # htmldate with the parameters trafilatura's own metadata pass uses: publication date, none after today
-    date = find_date(tree, url=url, original_date=True, extensive_search=options.pop("date_extensive_search", True),
+    date = find_date(tree, url=url, original_date=True, extensive_search=params.date_extensive_search,
                      max_date=datetime.now().astimezone().strftime("%Y-%m-%d"))
     page = html  # what a fallback extraction reads: the page, less its navigation tables
-    if options.pop("drop_navigation_tables", False) and drop_navigation_tables(tree):
+    if params.drop_navigation_tables and drop_navigation_tables(tree):
         page = deepcopy(tree) if decide else None  # bare_extraction prunes the tree it is given
-    doc = trafilatura.bare_extraction(tree, url=url, **options)
+    doc = trafilatura.bare_extraction(tree, url=url, favor_precision=params.favor_precision,
+                                      favor_recall=params.favor_recall, include_comments=params.include_comments,
+                                      include_tables=params.include_tables)
     text, source = (doc.text or "") if doc is not None else "", "precision"
     if decide:
         estimate = main_content_estimate(html)
@@ -103,7 +104,7 @@ def extract_page(html: str, url: str | None, options: dict) -> dict | None:
                 fresh = deepcopy(page) if not isinstance(page, str) else page
                 return trafilatura.extract(fresh, url=url, include_comments=comments) or ""
 
-            comments = bool(options.get("include_comments"))
+            comments = params.include_comments
             text, source = defaults(comments), "default"
             if choice == SHORT and not long_enough(text, estimate):
                 # in comment-like containers (forum posts, reader comments), or missed by trafilatura altogether?
@@ -134,23 +135,14 @@ class ExtractStage(Stage):
     Params = ExtractParams
 
     def setup(self) -> None:
-        p = self.params
-        self._options = {
-            "favor_precision": p.favor_precision,
-            "favor_recall": p.favor_recall,
-            "include_comments": p.include_comments,
-            "include_tables": p.include_tables,
-            "date_extensive_search": p.date_extensive_search,
-            "decide": p.decide,
-            "drop_navigation_tables": p.drop_navigation_tables,
-        }
-        warmup = (_WARMUP_PAGE, None, self._options)
-        self._isolated = IsolatedCall("jinglian.stages.extract.stage:extract_page", warmup) if p.isolate else None
+        # the child process receives the params themselves (a frozen dataclass pickles as a dict does)
+        warmup = (_WARMUP_PAGE, None, self.params)
+        self._isolated = IsolatedCall("jinglian.stages.extract.stage:extract_page", warmup) if self.params.isolate else None
 
     def _extract(self, html: str, url: str | None) -> dict | None:
         if self._isolated is None:
-            return extract_page(html, url, self._options)
-        return self._isolated.call(self.params.timeout_s, html, url, self._options)
+            return extract_page(html, url, self.params)
+        return self._isolated.call(self.params.timeout_s, html, url, self.params)
 
     def process(self, batch: pa.Table) -> pa.Table:
         n = len(batch)
