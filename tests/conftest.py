@@ -1,4 +1,4 @@
-"""Shared fixtures: one small in-process Ray for the whole session."""
+"""Shared fixtures: one small in-process Ray for the whole session; an S3 server on 127.0.0.1 per test."""
 
 from __future__ import annotations
 
@@ -16,3 +16,14 @@ def ray_local():
     ctx.enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """moto's S3-compatible server on 127.0.0.1, its fake credentials in the environment (tests.servers.MotoS3)."""
+    from tests.servers import S3_ENV, moto_s3
+
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    with moto_s3() as server:
+        yield server

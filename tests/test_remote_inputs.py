@@ -9,13 +9,9 @@ where each record came from.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import os
-import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
@@ -28,74 +24,13 @@ from jinglian.pipeline.job import JobError, load_job
 from jinglian.stages.ingest import ReadError, reader
 from jinglian.stages.ingest.sources import SourceError, read_paths_list
 from jinglian.stages.ingest.warc_write import response_record
-from tests.helpers import free_port, write_job
+from tests.helpers import write_job
+from tests.servers import FileHandler, serve_files
 
 CRAWL = "crawl-data/CC-MAIN-2099-01/segments/1/warc"
 PAGES = ["<html><body><article><p>{}</p><p>{}</p></article></body></html>".format(
     "第{}篇。精炼网页语料需要从对象存储直接读取，每个文件是一个分区，断线之后按字节范围续读。".format(i) * 4,
     " ".join(f"词{i * j % 997}" for j in range(300))) for i in range(12)]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """GET and HEAD of ``server.files`` with single ``bytes=a-b`` ranges. A read of a path in ``server.drop``
-    drops once (the path is then removed); one from ``server.broken[path]`` bytes on drops every time."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_HEAD(self):
-        self._serve(send_body=False)
-
-    def do_GET(self):
-        self._serve(send_body=True)
-
-    def _serve(self, send_body: bool):
-        data = self.server.files.get(self.path)
-        wanted = self.headers.get("Range")
-        self.server.requests.append((self.command, self.path, wanted))
-        if data is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        start, end = 0, len(data)
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", wanted or "")
-        if match:
-            start, end = int(match[1]), min(len(data), int(match[2]) + 1 if match[2] else len(data))
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(end - start))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        if not send_body:
-            return
-        if self.path in self.server.drop or start >= self.server.broken.get(self.path, len(data)):
-            self.server.drop.discard(self.path)  # promise the range, send half of it, hang up
-            self.wfile.write(data[start : start + (end - start) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return
-        self.wfile.write(data[start:end])
-
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serve_files(files: dict[str, bytes], drop: set[str] = frozenset()):
-    """An HTTP server on 127.0.0.1 serving ``files`` (URL path -> bytes) with Range requests; yields it."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.files, server.drop, server.broken, server.requests = files, set(drop), {}, []
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def make_warc(pages: list[str], tag: str) -> bytes:
@@ -166,37 +101,23 @@ def test_paths_list_over_http_equals_local_run_despite_a_drop_and_a_404(tmp_path
     assert remote_out == local_out  # every row and column alike, input_file by its file name
 
 
-def test_s3_glob_and_path_equal_local_run(tmp_path, crawl, monkeypatch):
-    from moto.server import ThreadedMotoServer
-
+def test_s3_glob_and_path_equal_local_run(tmp_path, crawl, s3_server, monkeypatch):
     root, files = crawl
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    try:
-        # moto accepts any key; the reader takes them from the environment, as it would real ones
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                            "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            monkeypatch.setenv(name, value)
-        import boto3
-
-        endpoint = f"http://127.0.0.1:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        s3.create_bucket(Bucket="crawls")
-        for path, data in files.items():
-            s3.put_object(Bucket="crawls", Key=path.lstrip("/"), Body=data)
-        options = {"endpoint_url": endpoint}
-        glob = f"s3://crawls/{CRAWL}/*.warc.gz"
-        assert expand(glob, options) == [f"s3://crawls/{CRAWL}/{n}" for n in ("a.warc.gz", "b.warc.gz", "c.warc.gz")]
-        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the standard variable works as well as the option
-        assert expand(f"s3://crawls/{CRAWL}/a.warc.gz") == [f"s3://crawls/{CRAWL}/a.warc.gz"]
-        monkeypatch.delenv("AWS_ENDPOINT_URL")
-        local = run(tmp_path, "local", {"path": str(root / CRAWL / "*.warc.gz"), "format": "warc"})
-        remote = run(tmp_path, "s3", {"path": glob, "format": "warc", "storage_options": options})
-        listed = run(tmp_path, "s3list", {"paths_list": "s3://crawls/crawl-data/CC-MAIN-2099-01/warc.paths.gz",
-                                          "prefix": "s3://crawls/", "skip": 3, "format": "warc", "storage_options": options})
-    finally:
-        server.stop()
+    endpoint = s3_server.endpoint
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket="crawls")
+    for path, data in files.items():
+        s3.put_object(Bucket="crawls", Key=path.lstrip("/"), Body=data)
+    options = {"endpoint_url": endpoint}
+    glob = f"s3://crawls/{CRAWL}/*.warc.gz"
+    assert expand(glob, options) == [f"s3://crawls/{CRAWL}/{n}" for n in ("a.warc.gz", "b.warc.gz", "c.warc.gz")]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)  # the standard variable works as well as the option
+    assert expand(f"s3://crawls/{CRAWL}/a.warc.gz") == [f"s3://crawls/{CRAWL}/a.warc.gz"]
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    local = run(tmp_path, "local", {"path": str(root / CRAWL / "*.warc.gz"), "format": "warc"})
+    remote = run(tmp_path, "s3", {"path": glob, "format": "warc", "storage_options": options})
+    listed = run(tmp_path, "s3list", {"paths_list": "s3://crawls/crawl-data/CC-MAIN-2099-01/warc.paths.gz",
+                                      "prefix": "s3://crawls/", "skip": 3, "format": "warc", "storage_options": options})
     assert remote["totals"] == local["totals"]
     assert outputs(tmp_path / "s3") == outputs(tmp_path / "local")
     assert counts_per_file(tmp_path / "s3list") == {"c.warc.gz": 4}  # skip 3 listed paths (blank lines not counted)
@@ -289,7 +210,7 @@ def test_a_server_error_is_asked_again_and_a_404_is_not(crawl, monkeypatch):
     monkeypatch.setattr(filesystem, "RETRY_DELAYS_S", (0.01, 0.01))
     with serve_files(files) as server:
         answers = iter([503, 503])  # the first two answers to anything: "slow down"
-        original = _Handler._serve
+        original = FileHandler._serve
 
         def busy(self, send_body):
             status = next(answers, None)
@@ -300,7 +221,7 @@ def test_a_server_error_is_asked_again_and_a_404_is_not(crawl, monkeypatch):
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        monkeypatch.setattr(_Handler, "_serve", busy)
+        monkeypatch.setattr(FileHandler, "_serve", busy)
         with open_input(server.url + path) as stream:
             assert stream.read() == files[path]
         asked = len(server.requests)
