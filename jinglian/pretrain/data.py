@@ -26,13 +26,22 @@ import os
 import numpy as np
 
 from jinglian.core.atomic import atomic_path
+from jinglian.core.filesystem import is_remote
+from jinglian.pretrain import shard_cache
 from jinglian.stages.token_shards import indexed, manifest
 
 CACHE_VERSION = 1
 
 
-def load_blend(path: str, split: str = "train") -> tuple[list[str], list[float]]:
-    """(prefixes, weights) from a tokens directory, its ``manifest.json``, or a blend ``.txt``."""
+def load_blend(path: str, split: str = "train", cache_dir: str | None = None,
+               storage_options: dict | None = None) -> tuple[list[str], list[float]]:
+    """(prefixes, weights) from a tokens directory, its ``manifest.json``, or a blend ``.txt``.
+
+    A remote one (``s3://``, ``gs://``, ``http(s)://``) has its shards fetched and verified into
+    ``cache_dir`` (default ``$JINGLIAN_CACHE/shards``) and gives their local prefixes.
+    """
+    if is_remote(path):
+        return shard_cache.remote_blend(path, split, cache_dir, storage_options)
     if path.endswith(".txt"):
         with open(path, encoding="utf-8") as f:
             return manifest.parse_data_path(f.read(), os.path.dirname(os.path.abspath(path)))

@@ -67,9 +67,9 @@ def padded_vocab_size(cfg: PretrainConfig) -> int:
 
         size = sentencepiece.SentencePieceProcessor(model_file=m.tokenizer).get_piece_size()
     if size is None:
-        from jinglian.stages.token_shards.manifest import load_manifest
+        from .shard_cache import read_manifest
 
-        size = int(load_manifest(cfg.data.tokens_dir)[0]["tokenizer"]["vocab_size"])
+        size = int(read_manifest(cfg.data.tokens_dir)["tokenizer"]["vocab_size"])
     multiple = m.pad_vocab_to * cfg.parallel.tp
     return multiple * math.ceil(size / multiple)
 

@@ -1,4 +1,4 @@
-"""``jinglian shards inspect PATH`` and ``jinglian shards verify PATH``.
+"""``jinglian shards inspect PATH`` and ``jinglian shards verify PATH`` (``shards push``: push.py).
 
 PATH is a tokens directory (with ``manifest.json``), a manifest file, or one
 shard (prefix, ``.bin`` or ``.idx``).
@@ -24,6 +24,9 @@ def register(sub) -> None:
     v = shards.add_parser("verify", help="check headers, sizes, pointers, lengths and checksums; non-zero exit on a problem")
     v.add_argument("path", help="tokens directory, manifest.json, or a shard prefix/.bin/.idx")
     v.set_defaults(func=verify_command)
+    from jinglian.stages.token_shards import push  # here, not at the top: push imports verify_paths from this module
+
+    push.register(shards)
 
 
 def _is_manifest(path: str) -> bool:

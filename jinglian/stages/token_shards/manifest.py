@@ -67,6 +67,12 @@ def blend(manifest: dict, tokens_dir: str, split: str = "train") -> tuple[list[s
     return prefixes, [w / norm for w in weights]
 
 
+def relative_blend(manifest: dict, split: str = "train") -> tuple[list[str], list[float]]:
+    """(prefixes relative to the tokens directory, weights): the blend of a tokens directory published elsewhere."""
+    rooted, weights = blend(manifest, os.sep, split)
+    return [os.path.relpath(p, os.sep) for p in rooted], weights
+
+
 def data_path(prefixes: list[str], weights: list[float]) -> str:
     """Megatron-LM ``--data-path`` form."""
     return " ".join(f"{w:.12g} {p}" for w, p in zip(weights, prefixes))

@@ -1,0 +1,145 @@
+"""Token shards in a bucket: `jinglian shards push`, then the pretraining loader reading them through its cache.
+
+A real tokenize run's tokens/ goes to moto's S3 server on 127.0.0.1 (and to a plain HTTP server), is
+loaded back by ``load_blend`` from ``s3://`` / ``http://`` into ``PackedDataset``, and must give the
+samples of the local load. The servers' request logs show the upload order, the refetch of a bad
+copy, and that a second load fetches no shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from jinglian.cli import main as cli_main
+from jinglian.pretrain.data import PackedDataset, load_blend
+from jinglian.pretrain.shard_cache import FETCH_TRIES, ShardFetchError
+from jinglian.stages.token_shards import manifest
+from jinglian.stages.token_shards.push import push
+from tests.servers import serve_files
+from tests.test_shards import corpus, run_stage, spm_model, write_rows  # noqa: F401  (spm_model: a fixture)
+
+SEQ = 32
+
+
+@pytest.fixture(scope="module")
+def tokens(tmp_path_factory, spm_model):  # noqa: F811
+    """tokens/ of a real tokenize run: two sources, train and valid splits, several shards each."""
+    root = tmp_path_factory.mktemp("run")
+    rows = write_rows(root, corpus())
+    _, _, tokens_dir = run_stage(root, rows, tokenizer=spm_model, shard_tokens=800, valid_ratio=0.2,
+                                 weights={"zh-web": 0.7, "en/books": 0.3})
+    m, _ = manifest.load_manifest(tokens_dir)
+    assert len(m["shards"]) >= 4 and m["totals"]["valid"]["tokens"]
+    return tokens_dir
+
+
+def samples(prefixes, weights, cache_dir) -> np.ndarray:
+    data = PackedDataset(prefixes, weights, seq_len=SEQ, seed=3, cache_dir=str(cache_dir), num_epochs=2)
+    return np.stack([data[i] for i in range(len(data))])
+
+
+def shard_gets(requests, bucket_prefix: str) -> list[str]:
+    return [path for method, path in requests
+            if method == "GET" and path.startswith(bucket_prefix) and path.endswith((".bin", ".idx"))]
+
+
+def test_pushed_shards_load_from_s3_as_locally_and_a_second_load_uses_the_cache(tmp_path, tokens, s3_server):
+    s3_server.client().create_bucket(Bucket="shards")
+    options = {"endpoint_url": s3_server.endpoint}
+    assert cli_main(["shards", "push", tokens, "s3://shards/run1/", "--storage-options", json.dumps(options)]) == 0
+
+    puts = [path for method, path in s3_server.requests if method == "PUT" and path.startswith("/shards/run1/")]
+    names = [p.rsplit("/", 1)[1] for p in puts]
+    last_shard = max(i for i, n in enumerate(names) if n.endswith((".bin", ".idx")))
+    assert names[last_shard + 1:] == ["manifest.json", "blend.txt", "blend-valid.txt"]  # a reader never sees a
+    m, _ = manifest.load_manifest(tokens)                                                 # manifest before its shards
+    assert len(names) == 2 * len(m["shards"]) + 3
+
+    cache = tmp_path / "cache"
+    for split in ("train", "valid"):
+        local = load_blend(tokens, split)
+        remote = load_blend("s3://shards/run1", split, cache_dir=str(cache), storage_options=options)
+        assert remote[1] == local[1]
+        assert all(p.startswith(str(cache)) for p in remote[0])
+        assert np.array_equal(samples(*remote, tmp_path / f"idx-remote-{split}"),
+                              samples(*local, tmp_path / f"idx-local-{split}"))
+        # the blend file pushed beside the manifest names the same shards (weights as printed, 12 digits)
+        name = manifest.BLEND_FILES[split]
+        via_txt = load_blend(f"s3://shards/run1/{name}", cache_dir=str(cache), storage_options=options)
+        assert via_txt[0] == remote[0] and via_txt[1] == pytest.approx(remote[1], rel=1e-9)
+
+    fetched = len(shard_gets(s3_server.requests, "/shards/run1/"))
+    assert fetched == 2 * len(m["shards"])  # each file once: the blend .txt loads found them all in the cache
+    again = load_blend("s3://shards/run1/manifest.json", "train", cache_dir=str(cache), storage_options=options)
+    assert len(shard_gets(s3_server.requests, "/shards/run1/")) == fetched
+    assert np.array_equal(samples(*again, tmp_path / "idx-again"), samples(*load_blend(tokens), tmp_path / "idx-l2"))
+
+
+def test_a_corrupt_shard_in_the_bucket_is_fetched_once_more_then_refused_by_name(tmp_path, tokens, s3_server):
+    s3 = s3_server.client()
+    s3.create_bucket(Bucket="shards")
+    options = {"endpoint_url": s3_server.endpoint}
+    push(tokens, "s3://shards/run2", options)
+    m, _ = manifest.load_manifest(tokens)
+    victim = manifest.relative_blend(m, "train")[0][0]
+    key = f"run2/{victim}.bin"
+    with open(os.path.join(tokens, f"{victim}.bin"), "rb") as f:
+        data = f.read()
+    s3.put_object(Bucket="shards", Key=key, Body=bytes([data[0] ^ 1]) + data[1:])  # one bit, same size
+
+    cache = tmp_path / "cache"
+    with pytest.raises(ShardFetchError, match=f"run2/{victim}.bin: fetched {FETCH_TRIES} times"):
+        load_blend("s3://shards/run2", cache_dir=str(cache), storage_options=options)
+    assert shard_gets(s3_server.requests, f"/shards/{key}") == [f"/shards/{key}"] * FETCH_TRIES
+    left = [f for _, _, files in os.walk(cache) for f in files]
+    assert f"{os.path.basename(victim)}.bin" not in left and not [f for f in left if ".tmp-" in f]
+
+    s3.put_object(Bucket="shards", Key=key, Body=data)  # repaired in the bucket: the next load succeeds
+    prefixes, weights = load_blend("s3://shards/run2", cache_dir=str(cache), storage_options=options)
+    assert np.array_equal(samples(prefixes, weights, tmp_path / "i1"), samples(*load_blend(tokens), tmp_path / "i2"))
+
+
+def test_over_http_a_torn_fetch_and_a_damaged_cache_copy_are_fetched_again(tmp_path, tokens):
+    published = tmp_path / "published"
+    push(tokens, str(published))  # a local destination: what a web server would serve
+    files = {f"/{os.path.relpath(os.path.join(d, f), published)}": open(os.path.join(d, f), "rb").read()
+             for d, _, names in os.walk(published) for f in names}
+    m, _ = manifest.load_manifest(tokens)
+    victim = f"/{manifest.relative_blend(m, 'train')[0][1]}.bin"
+    cache = tmp_path / "cache"
+    expected = samples(*load_blend(tokens), tmp_path / "idx-local")
+    with serve_files(files, corrupt={victim}) as server:
+        prefixes, weights = load_blend(server.url + "/manifest.json", cache_dir=str(cache))
+        assert np.array_equal(samples(prefixes, weights, tmp_path / "idx-1"), expected)
+        assert shard_gets([r[:2] for r in server.requests], victim) == [victim] * 2  # torn, then whole
+
+        copy = next(p for p in prefixes if p.endswith(victim[:-len(".bin")]))
+        with open(copy + ".bin", "r+b") as f:  # the cached copy damaged on disk
+            f.write(b"\0\0")
+        before = len(server.requests)
+        prefixes, weights = load_blend(server.url + "/manifest.json", cache_dir=str(cache))
+        assert [r[1] for r in server.requests[before:] if r[0] == "GET" and r[1].endswith((".bin", ".idx"))] == [victim]
+        assert np.array_equal(samples(prefixes, weights, tmp_path / "idx-2"), expected)
+
+
+def test_pretraining_on_shards_in_a_bucket_trains_as_on_the_local_ones(tmp_path, tokens, s3_server, monkeypatch):
+    """`data.tokens_dir: s3://...` with the endpoint and cache from the environment: the vocabulary comes
+    from the remote manifest and the losses equal those of the run on the local directory."""
+    from tests.test_pretrain import _config, _spawn
+
+    s3_server.client().create_bucket(Bucket="shards")
+    push(tokens, "s3://shards/run3", {"endpoint_url": s3_server.endpoint})
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint)
+    monkeypatch.setenv("JINGLIAN_CACHE", str(tmp_path / "jinglian-cache"))
+    losses = {}
+    for name, tokens_dir in (("local", tokens), ("s3", "s3://shards/run3")):
+        cfg = _config(tmp_path, name, data={"tokens_dir": tokens_dir}, train={"steps": 2, "eval_every": 1, "eval_batches": 1})
+        del cfg["model"]["vocab_size"]
+        (ranks,) = _spawn(1, [(cfg, 2)], tmp_path, name)
+        losses[name] = [(r["loss"], r["valid_loss"]) for r in ranks[0]["rows"]]
+    assert losses["s3"] == losses["local"] and len(losses["s3"]) == 2
+    assert os.listdir(tmp_path / "jinglian-cache" / "shards")  # the default cache: $JINGLIAN_CACHE/shards
