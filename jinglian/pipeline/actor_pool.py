@@ -126,8 +126,9 @@ class _Pool:
         for _ in range(size):
             self._start_actor()
         self._fill()
-        while self.running or self.probes or self.suspects:
-            refs = list(self.running) + list(self.probes)
+        while self.running or self.probes or self.suspects or self.queue:
+            starting = {a.node_ref: a for a in self.actors if a.node is None}  # not placed yet: no partition
+            refs = list(self.running) + list(self.probes) + list(starting)
             poll = SUSPECT_POLL_S if self.suspects or self.probes else None
             if refs:
                 ready, _ = ray.wait(refs, num_returns=1, timeout=poll)
@@ -135,6 +136,9 @@ class _Pool:
                 ready = []
                 time.sleep(SUSPECT_POLL_S)
             for ref in ready:
+                if ref in starting:
+                    self._placed(starting[ref])
+                    continue
                 if ref in self.probes:
                     self._probe_answered(self.probes.pop(ref), ref)
                     continue
@@ -160,9 +164,12 @@ class _Pool:
         self.actors.append(_Actor(handle, handle.node_id.remote()))  # answered before any partition runs
 
     def _fill(self) -> None:
+        # A partition goes only to an actor that has been placed on a node: one still waiting for room
+        # (its node lost before it started, or a node the cluster still lists but is gone) may never
+        # start, and a partition queued on it would wait with it while the live actors go idle.
         busy = {id(c.actor) for c in (*self.running.values(), *self.probes.values(), *self.suspects)}
         for actor in self.actors:
-            if self.queue and id(actor) not in busy:
+            if self.queue and id(actor) not in busy and actor.node is not None:
                 task, crashed = self.queue.pop()
                 self.running[actor.handle.run.remote(task, crashed)] = _Call(actor, task, crashed)
 
@@ -178,6 +185,18 @@ class _Pool:
             self._lost(call, f"with node {node[:12]}")
         else:  # the verdict comes from the cluster: Ray marks the node dead, or restarts the actor in place
             self.suspects.append(call)
+
+    def _placed(self, actor: _Actor) -> None:
+        """The actor's first answer (its node) came: it can take partitions; if it died first, ask again."""
+        import ray
+
+        try:
+            actor.node = ray.get(actor.node_ref)
+        except ray.exceptions.RayActorError as exc:
+            if getattr(exc, "actor_init_failed", False):  # its __init__ raised: a bug, not a fault
+                raise
+            time.sleep(SUSPECT_POLL_S)  # an actor being restarted fails such a call at once: no busy loop
+            actor.node_ref = actor.handle.node_id.remote()  # answered once Ray has restarted it somewhere
 
     def _node_of(self, actor: _Actor) -> str | None:
         import ray
