@@ -143,3 +143,19 @@ def test_pretraining_on_shards_in_a_bucket_trains_as_on_the_local_ones(tmp_path,
         losses[name] = [(r["loss"], r["valid_loss"]) for r in ranks[0]["rows"]]
     assert losses["s3"] == losses["local"] and len(losses["s3"]) == 2
     assert os.listdir(tmp_path / "jinglian-cache" / "shards")  # the default cache: $JINGLIAN_CACHE/shards
+
+
+def test_shards_in_a_bucket_made_with_another_tokenizer_are_refused(tmp_path, tokens):
+    from jinglian.pretrain.warmstart import check_token_shards
+
+    published = tmp_path / "published"
+    push(tokens, str(published))
+    files = {f"/{os.path.relpath(os.path.join(d, f), published)}": open(os.path.join(d, f), "rb").read()
+             for d, _, names in os.walk(published) for f in names}
+    other = tmp_path / "other.model"
+    other.write_bytes(b"not the tokenizer the shards were made with")
+    with serve_files(files) as server:
+        with pytest.raises(ValueError, match="was tokenized with"):
+            check_token_shards(server.url, str(other), vocab=1_000_000)
+        with pytest.raises(ValueError, match="token ids up to"):
+            check_token_shards(server.url, None, vocab=2)

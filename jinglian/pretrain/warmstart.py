@@ -66,13 +66,20 @@ def prepare(cfg: PretrainConfig) -> WarmStart:
 def check_token_shards(tokens_dir: str | None, tokenizer: str | None, vocab: int) -> None:
     """Refuse shards another tokenizer wrote (their manifest records its hash): ids of one
     vocabulary fed to a model grown for another train silently on the wrong rows."""
+    from jinglian.core.filesystem import is_remote
+
     if not tokens_dir or tokens_dir.endswith(".txt"):
         return
-    path = os.path.join(tokens_dir, "manifest.json") if os.path.isdir(tokens_dir) else tokens_dir
-    if not os.path.isfile(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        made_with = json.load(f).get("tokenizer", {})
+    if is_remote(tokens_dir):  # shards in a bucket: the same check on their manifest
+        from jinglian.pretrain.shard_cache import read_manifest
+
+        made_with = read_manifest(tokens_dir).get("tokenizer", {})
+    else:
+        path = os.path.join(tokens_dir, "manifest.json") if os.path.isdir(tokens_dir) else tokens_dir
+        if not os.path.isfile(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            made_with = json.load(f).get("tokenizer", {})
     if tokenizer and made_with.get("sha256"):
         from jinglian.tokenizers.model import file_sha256
 
