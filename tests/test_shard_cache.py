@@ -103,11 +103,16 @@ def test_a_corrupt_shard_in_the_bucket_is_fetched_once_more_then_refused_by_name
     assert np.array_equal(samples(prefixes, weights, tmp_path / "i1"), samples(*load_blend(tokens), tmp_path / "i2"))
 
 
-def test_over_http_a_torn_fetch_and_a_damaged_cache_copy_are_fetched_again(tmp_path, tokens):
+def published_files(tokens: str, tmp_path) -> dict:
+    """URL path -> bytes of a tokens dir pushed to a local destination: what a web server would serve."""
     published = tmp_path / "published"
-    push(tokens, str(published))  # a local destination: what a web server would serve
-    files = {f"/{os.path.relpath(os.path.join(d, f), published)}": open(os.path.join(d, f), "rb").read()
-             for d, _, names in os.walk(published) for f in names}
+    push(tokens, str(published))
+    return {f"/{os.path.relpath(os.path.join(d, f), published)}": open(os.path.join(d, f), "rb").read()
+            for d, _, names in os.walk(published) for f in names}
+
+
+def test_over_http_a_torn_fetch_and_a_damaged_cache_copy_are_fetched_again(tmp_path, tokens):
+    files = published_files(tokens, tmp_path)
     m, _ = manifest.load_manifest(tokens)
     victim = f"/{manifest.relative_blend(m, 'train')[0][1]}.bin"
     cache = tmp_path / "cache"
@@ -148,10 +153,7 @@ def test_pretraining_on_shards_in_a_bucket_trains_as_on_the_local_ones(tmp_path,
 def test_shards_in_a_bucket_made_with_another_tokenizer_are_refused(tmp_path, tokens):
     from jinglian.pretrain.warmstart import check_token_shards
 
-    published = tmp_path / "published"
-    push(tokens, str(published))
-    files = {f"/{os.path.relpath(os.path.join(d, f), published)}": open(os.path.join(d, f), "rb").read()
-             for d, _, names in os.walk(published) for f in names}
+    files = published_files(tokens, tmp_path)
     other = tmp_path / "other.model"
     other.write_bytes(b"not the tokenizer the shards were made with")
     with serve_files(files) as server:
