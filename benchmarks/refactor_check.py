@@ -15,8 +15,9 @@ load between rounds hits both:
 3. extract: ``ExtractStage.process`` pages/s (CPU time, ``isolate=False`` so that the work is in the
    timed process) on the first N pages of every set of ``web-genres-extract``, one worker process per tree.
 
-Each tree's figures are the best of its rounds (a shared machine only slows a run down; the small
-job uses the median of wall and of CPU seconds, as ``engine.py --startup`` does). Ratios are this
+Each tree's figures are the best of its rounds (a shared machine only slows a run down) and the
+ratio of the medians (one lucky round moves the best under heavy load); the small job uses the
+median of wall and of CPU seconds, as ``engine.py --startup`` does. Ratios are this
 tree / base: above 1 means this tree is slower for the job rows, faster for the throughput rows.
 """
 
@@ -180,7 +181,8 @@ def main() -> None:
                             ("zh-laws (first 300)", corpora["zh-laws"][:300])):
             figures = filter_rounds(trees, texts, args.rounds)
             ours, theirs = max(figures["this"]), max(figures["base"])
-            print(f"filter {name}: {ours:,.0f} vs {theirs:,.0f} docs/s per core, ratio {ours / theirs:.3f}"
+            mid = statistics.median(figures["this"]) / statistics.median(figures["base"])
+            print(f"filter {name}: {ours:,.0f} vs {theirs:,.0f} docs/s per core, ratio {ours / theirs:.3f}, of medians {mid:.3f}"
                   f" (best of {args.rounds}; this {' '.join(f'{v:,.0f}' for v in figures['this'])};"
                   f" base {' '.join(f'{v:,.0f}' for v in figures['base'])}; load {os.getloadavg()[0]:.1f})")
     if "job" in only:
@@ -195,7 +197,8 @@ def main() -> None:
     if "extract" in only:
         n, figures = extract_rounds(trees, root / "web-genres-extract", args.pages_per_set, args.rounds)
         this, prev = max(figures["this"]), max(figures["base"])
-        print(f"extract {n} pages: {this:.2f} vs {prev:.2f} pages/s per core, ratio {this / prev:.3f}"
+        mid = statistics.median(figures["this"]) / statistics.median(figures["base"])
+        print(f"extract {n} pages: {this:.2f} vs {prev:.2f} pages/s per core, ratio {this / prev:.3f}, of medians {mid:.3f}"
               f" (best of {args.rounds}; this {' '.join(f'{v:.2f}' for v in figures['this'])};"
               f" base {' '.join(f'{v:.2f}' for v in figures['base'])}; load {os.getloadavg()[0]:.1f})")
 
