@@ -2,8 +2,8 @@
 
 Usage (issue 19 compared the code before the core refactor with main)::
 
-    git worktree add /tmp/x1-base 5d3f48a
-    python benchmarks/refactor_check.py --base /tmp/x1-base [--rounds 5] [--pages-per-set 23]
+    git worktree add ../jinglian-base 5d3f48a
+    python benchmarks/refactor_check.py --base ../jinglian-base [--rounds 5] [--pages-per-set 23]
 
 Three rows, each timed in rounds that alternate between the trees, so a change of the machine's
 load between rounds hits both:

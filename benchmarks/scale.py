@@ -44,6 +44,7 @@ import random  # noqa: E402
 import re  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
+import tempfile  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -282,7 +283,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", choices=["warc", "text"], help="run one of the two benchmarks")
     parser.add_argument("--side", choices=["jinglian", "datatrove"], help="run one side only (e.g. to redo a failed run)")
-    parser.add_argument("--work", default="/tmp/jinglian-scale", help="inputs and outputs (replaced)")
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "jinglian-scale"), help="inputs and outputs (replaced)")
     parser.add_argument("--datatrove-python", default="/work/venv-dt/bin/python",
                         help="a Python with datatrove[processing] installed (its own venv)")
     parser.add_argument("--datatrove-text-language", default="cmn",
