@@ -73,6 +73,18 @@ def write_inputs(directory: str, files: int, docs_per_file: int) -> list[str]:
     return paths
 
 
+def write_small_job(directory: str) -> str:
+    """The 20-document job of the start-up figures (2 files, normalize -> dedup -> pii), output in ``directory/out``."""
+    os.makedirs(os.path.join(directory, "in"))
+    write_inputs(os.path.join(directory, "in"), 2, 10)
+    job_path = os.path.join(directory, "small.yaml")
+    with open(job_path, "w") as f:
+        json.dump({"name": "small", "output": os.path.join(directory, "out"),
+                   "input": [{"path": os.path.join(directory, "in", "in-*.jsonl"), "format": "jsonl"}],
+                   "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+    return job_path
+
+
 def plain_loop(paths: list[str], out_dir: str, batch_size: int = 256) -> int:
     stage = FilterStage(FilterParams())
     stage.setup()
@@ -210,13 +222,7 @@ def startup_run(job_path: str, out: str, flags: list[str]) -> dict:
 def startup(rounds: int) -> None:
     figures: dict = {name: [] for name in STARTUP_VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
-        os.makedirs(os.path.join(tmp, "in"))
-        write_inputs(os.path.join(tmp, "in"), 2, 10)
-        job_path = os.path.join(tmp, "small.yaml")
-        with open(job_path, "w") as f:
-            json.dump({"name": "small", "output": os.path.join(tmp, "out"),
-                       "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}],
-                       "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+        job_path = write_small_job(tmp)
         for _ in range(rounds):
             for name, flags in STARTUP_VARIANTS.items():  # alternate, so every variant sees the same load
                 figures[name].append(startup_run(job_path, os.path.join(tmp, "out"), flags))

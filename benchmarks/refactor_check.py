@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
-from benchmarks.engine import write_inputs  # noqa: E402
+from benchmarks.engine import write_small_job  # noqa: E402
 from benchmarks.filter import _BASELINE_WORKER, load_corpora  # noqa: E402
 
 # One worker per tree: loads the pages once, then times one pass over them per line read from stdin.
@@ -141,13 +141,7 @@ def small_job_rounds(trees: dict[str, str], rounds: int) -> dict:
     engines: set[str] = set()
     digests: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
-        os.makedirs(os.path.join(tmp, "in"))
-        write_inputs(os.path.join(tmp, "in"), 2, 10)
-        job_path = os.path.join(tmp, "small.yaml")
-        with open(job_path, "w") as f:
-            json.dump({"name": "small", "output": os.path.join(tmp, "out"),
-                       "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}],
-                       "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+        job_path = write_small_job(tmp)
         for _ in range(rounds):
             for mode, flags in MODES.items():
                 for name, tree in trees.items():
