@@ -153,12 +153,8 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
-def run(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None, previous: bool = True) -> dict:
-    """Prints the per-dataset / per-genre table and returns summary figures (F1 means, pages/s per core).
-
-    ``previous``: also run the stage as it was before the per-page choice and the navigation-table
-    pass (precision only), for the throughput ratio in the same run.
-    """
+def selected_pages(bench_dir, datasets: set[str] | None, limit: int | None) -> list[GenrePage]:
+    """The genre pages of ``datasets`` (all by default), the first ``limit`` of each dataset/genre group."""
     root = Path(bench_dir) if bench_dir else bench_data()
     pages = load_genre_pages(root, datasets)
     if limit:
@@ -166,6 +162,16 @@ def run(bench_dir: Path | str | None = None, datasets: set[str] | None = None, l
         for p in pages:
             by_group[p.group].append(p)
         pages = [p for group in by_group.values() for p in group[:limit]]
+    return pages
+
+
+def run(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None, previous: bool = True) -> dict:
+    """Prints the per-dataset / per-genre table and returns summary figures (F1 means, pages/s per core).
+
+    ``previous``: also run the stage as it was before the per-page choice and the navigation-table
+    pass (precision only), for the throughput ratio in the same run.
+    """
+    pages = selected_pages(bench_dir, datasets, limit)
     runs = {"trafilatura": run_trafilatura(pages), "jinglian": run_jinglian(pages)}
     if previous:
         runs["jl-previous"] = run_jinglian(pages, decide=False, drop_navigation_tables=False)
@@ -286,13 +292,7 @@ def resiliparse_first(o: dict, low: float, high: float, min_tokens: int) -> tupl
 
 def run_passes(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None) -> dict:
     """Profile of the stage's CPU per part and per number of trafilatura passes, and alternatives, one run."""
-    root = Path(bench_dir) if bench_dir else bench_data()
-    pages = load_genre_pages(root, datasets)
-    if limit:
-        by_group: dict[str, list[GenrePage]] = defaultdict(list)
-        for p in pages:
-            by_group[p.group].append(p)
-        pages = [p for group in by_group.values() for p in group[:limit]]
+    pages = selected_pages(bench_dir, datasets, limit)
     page_parts(decoded(pages[0]), pages[0].url)  # untimed warm-up (lazy imports, stop lists)
     parts = [page_parts(decoded(p), p.url) for p in pages]
     keep = [i for i, o in enumerate(parts) if o is not None]
