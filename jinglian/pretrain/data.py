@@ -34,14 +34,16 @@ CACHE_VERSION = 1
 
 
 def load_blend(path: str, split: str = "train", cache_dir: str | None = None,
-               storage_options: dict | None = None) -> tuple[list[str], list[float]]:
+               storage_options: dict | None = None, verify: bool = False) -> tuple[list[str], list[float]]:
     """(prefixes, weights) from a tokens directory, its ``manifest.json``, or a blend ``.txt``.
 
     A remote one (``s3://``, ``gs://``, ``http(s)://``) has its shards fetched and verified into
-    ``cache_dir`` (default ``$JINGLIAN_CACHE/shards``) and gives their local prefixes.
+    ``cache_dir`` (default ``$JINGLIAN_CACHE/shards``) and gives their local prefixes; copies
+    already there are trusted by their verification record, or all hashed again with ``verify``
+    (:mod:`jinglian.pretrain.shard_cache`). ``storage_options``: settings such as an endpoint.
     """
     if is_remote(path):
-        return shard_cache.remote_blend(path, split, cache_dir, storage_options)
+        return shard_cache.remote_blend(path, split, cache_dir, storage_options, verify)
     if path.endswith(".txt"):
         with open(path, encoding="utf-8") as f:
             return manifest.parse_data_path(f.read(), os.path.dirname(os.path.abspath(path)))
