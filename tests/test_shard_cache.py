@@ -18,7 +18,7 @@ from jinglian.cli import main as cli_main
 from jinglian.pretrain.data import PackedDataset, load_blend
 from jinglian.pretrain.shard_cache import FETCH_TRIES, ShardFetchError
 from jinglian.stages.token_shards import manifest
-from jinglian.stages.token_shards.push import push
+from jinglian.stages.token_shards.push import PUSH_MARKER, push
 from tests.servers import serve_files
 from tests.test_shards import corpus, run_stage, spm_model, write_rows  # noqa: F401  (spm_model: a fixture)
 
@@ -47,6 +47,11 @@ def shard_gets(requests, bucket_prefix: str) -> list[str]:
             if method == "GET" and path.startswith(bucket_prefix) and path.endswith((".bin", ".idx"))]
 
 
+def bucket_keys(s3_server, bucket: str, prefix: str) -> set[str]:
+    listed = s3_server.client().list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return {o["Key"] for o in listed.get("Contents", [])}
+
+
 def test_pushed_shards_load_from_s3_as_locally_and_a_second_load_uses_the_cache(tmp_path, tokens, s3_server):
     s3_server.client().create_bucket(Bucket="shards")
     options = {"endpoint_url": s3_server.endpoint}
@@ -57,7 +62,8 @@ def test_pushed_shards_load_from_s3_as_locally_and_a_second_load_uses_the_cache(
     last_shard = max(i for i, n in enumerate(names) if n.endswith((".bin", ".idx")))
     assert names[last_shard + 1:] == ["manifest.json", "blend.txt", "blend-valid.txt"]  # a reader never sees a
     m, _ = manifest.load_manifest(tokens)                                                 # manifest before its shards
-    assert len(names) == 2 * len(m["shards"]) + 3
+    assert names[0] == PUSH_MARKER and len(names) == 1 + 2 * len(m["shards"]) + 3  # the marker first, removed at the end
+    assert bucket_keys(s3_server, "shards", "run1/") == {p[len("/shards/"):] for p in puts[1:]}
 
     cache = tmp_path / "cache"
     for split in ("train", "valid"):
