@@ -20,7 +20,7 @@ from jinglian.core.context import RunContext
 from jinglian.core.dataops import TableSet
 from jinglian.pipeline.apply import StageCounts, apply_stage
 from jinglian.stages.token_shards import indexed
-from jinglian.stages.token_shards.stage import NUM_TOKENS, TokenizeParams, TokenizeStage, is_valid
+from jinglian.stages.token_shards.stage import NUM_TOKENS, TokenizeParams, TokenizeStage, is_valid, worker_cpus
 
 ZH = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严"
 EN = "the of and to in is was for on that with as by at from data model token shard loader river mountain city law court".split()
@@ -279,11 +279,11 @@ def reference_shards(sp, parts, shard_tokens: int, valid_ratio: float, append_eo
     return out
 
 
-@pytest.mark.parametrize("append_eod", [True, False])
-def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append_eod):
-    """The stage's fast path (UTF-8 bytes in, int32 buffers out, checksums while writing)
-    writes exactly the bytes of the plain per-document encode, including null, empty and
-    non-BMP texts, and records the real files' sha256."""
+@pytest.mark.parametrize("append_eod, num_threads", [(True, 1), (False, 1), (True, 3)])
+def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append_eod, num_threads):
+    """The stage's fast path (UTF-8 bytes in, int32 buffers out, SentencePiece's threads,
+    checksums while writing) writes exactly the bytes of the plain per-document encode,
+    including null, empty and non-BMP texts, and records the real files' sha256."""
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=spm_model)
@@ -294,7 +294,8 @@ def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append
     parts[1][6]["text"] = "龘靐齉爩 ꙮ \u200b\u3000全角空格　。"  # characters the model lacks: byte fallback
     rows = write_rows(tmp_path, parts)
     _, stats, tokens_dir = run_stage(
-        tmp_path, rows, tokenizer=spm_model, shard_tokens=300, valid_ratio=0.2, append_eod=append_eod, batch_size=7
+        tmp_path, rows, tokenizer=spm_model, shard_tokens=300, valid_ratio=0.2, append_eod=append_eod, batch_size=7,
+        num_threads=num_threads,
     )
     want = reference_shards(sp, parts, 300, 0.2, append_eod)
     m = json.load(open(os.path.join(tokens_dir, "manifest.json")))
@@ -306,6 +307,16 @@ def test_stage_shards_byte_identical_to_plain_encode(tmp_path, spm_model, append
         assert got == want[s["prefix"]], s["prefix"]
         assert s["checksums"] == indexed.shard_checksums(prefix)
     assert stats["tokens"] == sum(len(b) // 2 for b, _ in want.values())
+
+
+def test_encoding_threads_are_the_workers_cpus(ray_local):
+    """In this process (no Ray worker, even with Ray running) the stage encodes on every CPU the
+    process has; in a Ray worker on the CPUs Ray gave it, so actors side by side do not share cores."""
+    assert worker_cpus() == len(os.sched_getaffinity(0))
+    assert ray_local.get(ray_local.remote(num_cpus=1)(worker_cpus).remote()) == 1
+    assert ray_local.get(ray_local.remote(num_cpus=2)(worker_cpus).remote()) == 2
+    with pytest.raises(ValueError, match="num_threads"):
+        TokenizeStage(TokenizeParams(tokenizer="x.model", num_threads=-1)).check()
 
 
 def test_a_redone_partition_replaces_what_its_failed_attempt_left(tmp_path, spm_model):

@@ -3,8 +3,10 @@
 A streaming stage: each worker loads the SentencePiece model once (``setup``) and
 tokenizes the documents of the partition it is running as they pass through, in the
 same pass as the stages before it (no barrier, so no second read of the rows).
-Encoding is batched with SentencePiece's own threads (Arrow's UTF-8 bytes in, int32
-buffers out: no ``str`` decoded per document, no Python ``int`` per token). The ids
+Encoding is batched with SentencePiece's own threads, as many as the worker has CPUs (a
+Ray actor its one CPU; a run in this process every CPU: it is the only worker), Arrow's
+UTF-8 bytes in, int32 buffers out (no ``str`` decoded per document, no Python ``int`` per
+token), and each batch's documents reach a shard in one write per stream. The ids
 stream into shard pairs ``tokens/<source>/<split>/part-NNNNN[-k].{bin,idx}``, a new
 one each time ``shard_tokens`` is reached; each document goes to ``valid`` or
 ``train`` by a hash of its id, so the split is the same on every run. Each row gets
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -52,8 +55,10 @@ class TokenizeParams:
     # source -> blend weight (a data mixture); empty: proportional to each source's tokens.
     # Sources are named as their shard directories: other characters become "_", no source is "default".
     weights: dict[str, float] = field(default_factory=dict)
-    batch_size: int = 64  # documents per SentencePiece encode call
-    num_threads: int = 1  # SentencePiece encoding threads per worker (one worker per CPU already)
+    batch_size: int = 64  # documents per SentencePiece encode call and thread
+    # SentencePiece encoding threads per worker; 0: the CPUs the worker has (a Ray actor: the CPUs
+    # Ray gave it, one by default; a run in this process: every CPU of the process)
+    num_threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,8 +99,9 @@ class TokenizeStage(Stage):
 
     def check(self) -> None:
         p = self.params
-        if p.shard_tokens < 1 or not 0.0 <= p.valid_ratio < 1.0 or p.batch_size < 1:
-            raise ValueError("tokenize: shard_tokens and batch_size must be >= 1 and valid_ratio in [0, 1)")
+        if p.shard_tokens < 1 or not 0.0 <= p.valid_ratio < 1.0 or p.batch_size < 1 or p.num_threads < 0:
+            raise ValueError("tokenize: shard_tokens and batch_size must be >= 1, num_threads >= 0 "
+                             "and valid_ratio in [0, 1)")
         if any(w < 0 for w in p.weights.values()):
             raise ValueError(f"tokenize: weights must be >= 0, got {p.weights}")
         # "output": a tokenizer this job trains earlier (train_tokenizer) is not there yet
@@ -122,7 +128,7 @@ class TokenizeStage(Stage):
             shard_tokens=p.shard_tokens,
             valid_ratio=p.valid_ratio,
             batch_size=p.batch_size,
-            num_threads=p.num_threads,
+            num_threads=p.num_threads or worker_cpus(),
         )
 
     def setup(self) -> None:
@@ -221,6 +227,30 @@ def shard_name(part: int, k: int) -> str:
     return f"part-{part:05d}" if k == 0 else f"part-{part:05d}-{k}"
 
 
+def worker_cpus() -> int:
+    """The CPUs this process may encode on: a Ray worker's as Ray assigned them (its actors'
+    siblings use the others); otherwise every CPU the process may run on (the run is this process)."""
+    ray = sys.modules.get("ray")  # never import Ray just to ask
+    if ray is not None and ray.is_initialized():
+        context = ray.get_runtime_context()
+        if getattr(context.worker, "mode", None) == ray.WORKER_MODE:
+            return max(1, int(context.get_assigned_resources().get("CPU", 1)))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
+def _encode(sp, texts: list[bytes], batch_size: int, threads: int) -> list[np.ndarray]:
+    """Each text's ids (int32 arrays), ``batch_size`` texts per thread in each SentencePiece call
+    (its threads share a call's texts; the ids do not depend on how many there are)."""
+    size = batch_size * threads
+    encoded: list[np.ndarray] = []
+    for start in range(0, len(texts), size):
+        encoded += sp.encode(texts[start : start + size], out_type="numpy", num_threads=threads)
+    return encoded
+
+
 def _utf8(text: pa.ChunkedArray) -> list[bytes]:
     """Each text as UTF-8 bytes (null -> empty): a copy of Arrow's bytes, which SentencePiece
     encodes exactly as it encodes the ``str`` (it works on UTF-8), without decoding them first."""
@@ -257,20 +287,16 @@ class _PartitionShards:
         for s in set(sources) - self.dirs.keys():
             self.dirs[s] = source_dir(s)
         streams = [(self.dirs[s], "valid" if is_valid(i, self.plan.valid_ratio) else "train") for i, s in zip(ids, sources)]
-        size = self.plan.batch_size
-        encoded = []
-        for start in range(0, len(texts), size):
-            encoded += sp.encode(texts[start : start + size], out_type="numpy", num_threads=self.plan.num_threads)
+        encoded = _encode(sp, texts, self.plan.batch_size, self.plan.num_threads)
         lengths = np.fromiter(map(len, encoded), np.int64, len(encoded)) + (self.eod is not None)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, stream in enumerate(streams):
+            groups.setdefault(stream, []).append(i)
         try:
-            for start in range(0, len(texts), size):
-                groups: dict[tuple[str, str], list[int]] = {}
-                for i, stream in enumerate(streams[start : start + size], start):
-                    groups.setdefault(stream, []).append(i)
-                for stream, members in groups.items():
-                    if stream not in self.writers:
-                        self.writers[stream] = _StreamWriter(self.plan, self.index, *stream)
-                    self.writers[stream].add(_join([encoded[i] for i in members], self.eod, self.dtype), lengths[members])
+            for stream, members in groups.items():  # one write per stream and batch
+                if stream not in self.writers:
+                    self.writers[stream] = _StreamWriter(self.plan, self.index, *stream)
+                self.writers[stream].add(_join([encoded[i] for i in members], self.eod, self.dtype), lengths[members])
         except BaseException as exc:
             self.broken = exc
             self.abort()
