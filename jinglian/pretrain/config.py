@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from jinglian.core.config import ConfigError, Where, bounds, build, check_keys, check_value, load_yaml
+from jinglian.core.filesystem import check_storage_options
 
 
 @dataclass
@@ -46,6 +47,10 @@ class DataConfig:
     seed: int = 1234  # sample order
     cache_dir: str | None = None  # where the packed-sample index is cached; None: next to the output
     synthetic_samples: int = 100000  # size of the synthetic dataset when tokens_dir is None
+    # tokens_dir in a bucket: filesystem settings such as {endpoint_url: ...} (credentials stay in the
+    # environment or profile files and are refused here); shards are cached under $JINGLIAN_CACHE/shards
+    storage_options: dict | None = None
+    verify_shards: bool = False  # hash every cached remote shard again instead of trusting its verification record
 
 
 @dataclass
@@ -114,6 +119,8 @@ class PretrainConfig:
     def validate(self) -> PretrainConfig:
         """Rules across fields (each field's type and range are checked when the config is built)."""
         p, d, m = self.parallel, self.data, self.model
+        if d.storage_options:
+            check_storage_options(d.storage_options, "data.storage_options")
         if m.init_from is not None:
             self._validate_init_from()
         elif m.vocab_size is None and m.tokenizer is None and (d.tokens_dir is None or d.tokens_dir.endswith(".txt")):
