@@ -69,7 +69,7 @@ def padded_vocab_size(cfg: PretrainConfig) -> int:
     if size is None:
         from .shard_cache import read_manifest
 
-        size = int(read_manifest(cfg.data.tokens_dir)["tokenizer"]["vocab_size"])
+        size = int(read_manifest(cfg.data.tokens_dir, cfg.data.storage_options)["tokenizer"]["vocab_size"])
     multiple = m.pad_vocab_to * cfg.parallel.tp
     return multiple * math.ceil(size / multiple)
 
@@ -108,11 +108,12 @@ def build_datasets(cfg: PretrainConfig, vocab_size: int, output_dir: Path):
     from .data import PackedDataset, load_blend
 
     cache = d.cache_dir or str(output_dir / "sample-index")
-    prefixes, weights = load_blend(d.tokens_dir, split="train")
+    remote = {"storage_options": d.storage_options, "verify": d.verify_shards}  # for tokens in a bucket
+    prefixes, weights = load_blend(d.tokens_dir, split="train", **remote)
     train = PackedDataset(prefixes, weights, seq_len=d.seq_len, seed=d.seed, cache_dir=cache, num_samples=need)
     valid = None
     if cfg.train.eval_every:
-        prefixes, weights = load_blend(d.tokens_dir, split="valid")
+        prefixes, weights = load_blend(d.tokens_dir, split="valid", **remote)
         valid = PackedDataset(prefixes, weights, seq_len=d.seq_len, seed=d.seed, cache_dir=cache, num_epochs=1)
     return train, valid
 

@@ -59,11 +59,12 @@ def prepare(cfg: PretrainConfig) -> WarmStart:
     size = max(source.args.vocab_size, extension.size if extension else 0)
     multiple = cfg.model.pad_vocab_to * cfg.parallel.tp
     args = replace(source.args, vocab_size=multiple * math.ceil(size / multiple), max_seq_len=cfg.data.seq_len)
-    check_token_shards(cfg.data.tokens_dir, init.get("tokenizer"), size)
+    check_token_shards(cfg.data.tokens_dir, init.get("tokenizer"), size, cfg.data.storage_options)
     return WarmStart(source, args, extension, init.get("new_rows", "mean"), cfg.train.seed)
 
 
-def check_token_shards(tokens_dir: str | None, tokenizer: str | None, vocab: int) -> None:
+def check_token_shards(tokens_dir: str | None, tokenizer: str | None, vocab: int,
+                       storage_options: dict | None = None) -> None:
     """Refuse shards another tokenizer wrote (their manifest records its hash): ids of one
     vocabulary fed to a model grown for another train silently on the wrong rows."""
     from jinglian.core.filesystem import is_remote
@@ -73,7 +74,7 @@ def check_token_shards(tokens_dir: str | None, tokenizer: str | None, vocab: int
     if is_remote(tokens_dir):  # shards in a bucket: the same check on their manifest
         from jinglian.pretrain.shard_cache import read_manifest
 
-        made_with = read_manifest(tokens_dir).get("tokenizer", {})
+        made_with = read_manifest(tokens_dir, storage_options).get("tokenizer", {})
     else:
         path = os.path.join(tokens_dir, "manifest.json") if os.path.isdir(tokens_dir) else tokens_dir
         if not os.path.isfile(path):
