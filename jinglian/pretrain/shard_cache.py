@@ -183,12 +183,15 @@ def _record(local: str, sha256: str) -> None:
 def _locked(local: str, wait: bool) -> Iterator[bool]:
     """An exclusive lock on ``local``'s lock file beside it; yields whether it is held (``wait=False``
     yields False at once when another process holds it). The lock goes with the file descriptor, so a
-    killed holder never leaves it taken. A cache directory without write access is used unlocked."""
+    killed holder never leaves it taken. A cache directory without write access, or on a filesystem
+    without locks, is used unlocked (each process then fetches for itself, still atomically)."""
     lock_path = os.path.join(os.path.dirname(local), f".{os.path.basename(local)}.lock")
     try:
         os.makedirs(os.path.dirname(local), exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
+        fd = None
+    if fd is None:
         yield True
         return
     try:
@@ -197,6 +200,8 @@ def _locked(local: str, wait: bool) -> Iterator[bool]:
             held = True
         except BlockingIOError:
             held = False
+        except OSError:  # a filesystem without locks (some NFS mounts): correct unlocked, only not shared
+            held = True
         yield held
     finally:
         os.close(fd)
