@@ -81,7 +81,8 @@ def print_summary(output: str, stats: dict) -> None:
         )
     t = stats["totals"]
     print(f"\ntotals: read {t['read']} = kept {t['kept']} + rejected {t['rejected']} + failed {t['failed']}")
-    print(f"output: {os.path.abspath(output)}  (docs/, rejected/, errors/, stats.json)")
+    where = output if "://" in output else os.path.abspath(output)  # a bucket URL stays as it is
+    print(f"output: {where}  (docs/, rejected/, errors/, stats.json)")
 
 
 def pretrain_on_shards(job) -> None:

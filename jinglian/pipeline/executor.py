@@ -27,6 +27,7 @@ from jinglian.pipeline.job import Job, JobError
 from jinglian.pipeline.partition import PartitionTask, SegmentPlan, SegmentRunner
 from jinglian.pipeline.progress import Console, SegmentProgress, Ticking, rows_per_file
 from jinglian.pipeline.ray_runtime import RaySession, choose_engine
+from jinglian.pipeline import run_store
 from jinglian.pipeline.stats import build_stats
 from jinglian.stages import generator
 from jinglian.core.context import RunContext
@@ -77,11 +78,15 @@ def run_job(job: Job, options: RunOptions) -> dict:
 
 def _run_claimed(job: Job, options: RunOptions) -> dict:
     start = time.time()
-    sweep_temporaries(job.output)
+    local = run_store.local_root(job)  # the output, or a bucket output's local staging
+    store = run_store.output_store(job) if run_store.is_remote_output(job.output) else None
+    sweep_temporaries(local)
+    if store is not None:
+        run_store.sweep_unmarked(store)  # a killed run's uploads that no marker vouches for
     sites = _generate_inputs(job)
     console = Console(quiet=options.quiet)
     log = console.line
-    ray_session = RaySession(console, job.output, verbose=options.verbose)
+    ray_session = RaySession(console, local, verbose=options.verbose)
     try:
         tasks = _input_tasks(job)
         if not tasks:
@@ -110,8 +115,12 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         for index, finished in _after_run(job, log).items():
             barrier_stats[index] = {**barrier_stats.get(index, {}), **finished}
         stats = build_stats(job, segments, part_results, barrier_stats, wall_s=time.time() - start)
-        write_json_atomic(os.path.join(job.output, "stats.json"), stats, indent=2)
-        sweep_temporaries(job.output)
+        if store is None:
+            write_json_atomic(os.path.join(job.output, "stats.json"), stats, indent=2)
+        else:
+            run_store.put_json(store, "stats.json", stats, indent=2)
+            run_store.sweep_unmarked(store)
+        sweep_temporaries(local)
         return stats
     finally:
         for site in sites:
@@ -176,21 +185,25 @@ def _segments(job: Job) -> list[tuple[int | None, list[int]]]:
 
 def _plan(job: Job, seg_index: int, segments, options: RunOptions) -> SegmentPlan:
     _, stage_indices = segments[seg_index]
+    remote = run_store.is_remote_output(job.output)
     return SegmentPlan(
         index=seg_index,
         stages=[(job.stages[i].name, job.stages[i].params) for i in stage_indices],
-        output_dir=job.output,
+        output_dir=run_store.local_root(job),
         final=seg_index == len(segments) - 1,
         batch_size=options.batch_size,
         seed=job.seed,
+        store_url=job.output if remote else None,
+        storage_options=dict(job.output_storage_options) if remote else {},
     )
 
 
 def _driver_stage(job: Job, index: int):
     """An instance of stage ``index`` on the driver, with the context its workers get."""
     spec = job.stages[index]
-    work_dir = os.path.join(job.output, "_work", f"stage-{spec.name}")
-    return spec.cls(spec.params, RunContext(output_dir=job.output, work_dir=work_dir, seed=job.seed))
+    local = run_store.local_root(job)
+    work_dir = os.path.join(local, "_work", f"stage-{spec.name}")
+    return spec.cls(spec.params, RunContext(output_dir=local, work_dir=work_dir, seed=job.seed))
 
 
 def _before_run(job: Job, log) -> dict[int, dict]:
@@ -199,7 +212,7 @@ def _before_run(job: Job, log) -> dict[int, dict]:
     for index, spec in enumerate(job.stages):
         if spec.cls.before_run is Stage.before_run:
             continue
-        marker = os.path.join(job.output, "_work", f"before-run-{index}-{spec.name}.json")
+        marker = os.path.join(run_store.local_root(job), "_work", f"before-run-{index}-{spec.name}.json")
         if os.path.exists(marker):
             log(f"  [{spec.name}] already prepared before the run (resume)")
             with open(marker, encoding="utf-8") as f:
@@ -239,7 +252,7 @@ def _after_run(job: Job, log) -> dict[int, dict]:
 def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, console: Console) -> dict:
     log = console.line
     spec = job.stages[index]
-    marker = os.path.join(job.output, "_work", f"barrier-{index}-{spec.name}.json")
+    marker = os.path.join(run_store.local_root(job), "_work", f"barrier-{index}-{spec.name}.json")
     if os.path.exists(marker):
         log(f"  [{spec.name}] barrier already prepared (resume)")
         with open(marker, encoding="utf-8") as f:
@@ -262,7 +275,16 @@ def _run_barrier(job: Job, index: int, rows: TableSet, options: RunOptions, cons
 def _run_segment(job: Job, plan: SegmentPlan, tasks: list[PartitionTask], options: RunOptions, console: Console) -> list[dict]:
     names = [name for name, _ in plan.stages]
     done, todo = [], []
+    in_bucket = None
+    if plan.final and plan.store_url is not None:  # a bucket output's final parts: committed by the bucket's markers
+        in_bucket = run_store.committed(plan.store(), [t.part for t in tasks])
     for task in tasks:
+        if in_bucket is not None:
+            if task.part in in_bucket:
+                done.append(in_bucket[task.part])
+            else:
+                todo.append(task)
+            continue
         marker = plan.marker_path(task.part)
         if os.path.exists(marker):
             with open(marker, encoding="utf-8") as f:

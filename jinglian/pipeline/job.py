@@ -33,8 +33,10 @@ from jinglian.stages.ingest import READERS, reader
 
 TOP_LEVEL_KEYS = {
     "name": str, "description": str, "input": list, "output": str, "stages": list, "seed": int, "card": dict,
-    "pretrain": dict,
+    "pretrain": dict, "output_storage_options": dict, "work_dir": str,
 }
+# Stages that write files into the output directory themselves: a bucket output cannot take them (yet)
+WRITES_INTO_OUTPUT = ("crawl", "tokenize", "train_tokenizer")
 
 
 @dataclass
@@ -96,6 +98,8 @@ class Job:
     pretrain: PretrainAfterRun | None = None
     description: str = ""
     raw: dict = field(default_factory=dict)
+    output_storage_options: dict = field(default_factory=dict)  # an s3:// or gs:// output's settings (endpoint)
+    work_dir: str | None = None  # local staging of a bucket output (jinglian.pipeline.run_store)
 
     def fingerprint(self) -> str:
         """What makes two runs the same job: inputs, stages and seed (not the output path, card or pretraining)."""
@@ -141,7 +145,7 @@ def _load_job(path: str, output: str | None) -> Job:
         from jinglian.pretrain.after_run import check_run_config
 
         check_run_config(pretrain.config, output or raw["output"], pretrain.steps, pretrain.continue_from)
-    return Job(
+    job = Job(
         file=path,
         name=raw["name"],
         output=output or raw["output"],
@@ -152,7 +156,32 @@ def _load_job(path: str, output: str | None) -> Job:
         pretrain=pretrain,
         description=raw.get("description", ""),
         raw=raw,
+        output_storage_options=raw.get("output_storage_options", {}),
+        work_dir=raw.get("work_dir"),
     )
+    _check_remote_output(job, where)
+    return job
+
+
+def _check_remote_output(job: Job, where: Where) -> None:
+    """A bucket output: no secrets in its options, and nothing the run would write beside its own objects."""
+    from jinglian.core.filesystem import check_storage_options, is_remote
+
+    try:
+        check_storage_options(job.output_storage_options, "output_storage_options")
+    except ValueError as exc:
+        raise JobError(f"{where}: {exc}") from None
+    if not is_remote(job.output):  # output_storage_options stay unused: --output may name a bucket another time
+        return
+    writers = [s.name for s in job.stages if s.name in WRITES_INTO_OUTPUT]
+    if writers:
+        raise JobError(f"{where}: stage {writers[0]!r} writes files into the output itself, which an output on object "
+                       f"storage ({job.output}) cannot take yet: run it into a local output (token shards can then "
+                       "go to a bucket with 'jinglian shards push')")
+    for key in ("card", "pretrain"):
+        if key in job.raw:
+            raise JobError(f"{where.at(key)}: not available with an output on object storage ({job.output}) yet; "
+                           "run into a local output for it")
 
 
 def _load_input(entry, where: Where) -> InputSpec:

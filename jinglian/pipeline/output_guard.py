@@ -18,6 +18,9 @@ something that is not a run:
   holder dies however it dies, so a killed run never leaves a stale lock behind;
   the lock file records who holds it (pid, host, start) for the message the
   second run prints.
+
+An output on object storage (``s3://…``) follows the same rules with a lock object and a lease:
+:mod:`jinglian.pipeline.bucket_guard`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import socket
 import time
 
 from jinglian.core.atomic import write_json_atomic
+from jinglian.core.filesystem import has_magic, is_remote, protocol
 from jinglian.pipeline.job import Job, JobError
 
 RUN_MARKER = "_job.json"
@@ -53,6 +57,8 @@ class OutputRefused(JobError):
 
 def check_location(job: Job) -> None:
     """Refuse an output that is or contains ``/``, home or the working directory, or overlaps an input."""
+    if is_remote(job.output):
+        return _check_url_location(job)
     output = _real(job.output)
     protected = {"the root directory": "/", "your home directory": os.path.expanduser("~"),
                  "the working directory": os.getcwd()}
@@ -74,6 +80,28 @@ def check_location(job: Job) -> None:
             continue
         raise OutputRefused(f"{job.file}: output {job.output!r} {relation} the input {path!r}; "
                             "choose an --output outside the job's inputs")
+
+
+def _check_url_location(job: Job) -> None:
+    """An output URL must not be, contain or lie inside an input URL (a paths list's prefix included)."""
+    output = _url(job.output)
+    for spec in job.inputs:
+        named = [spec.path] + ([spec.prefix] if spec.paths_list and spec.prefix else [])
+        if has_magic(spec.path):
+            named.append(_glob_directory(spec.path))
+        for path in named:
+            if protocol(path) != protocol(job.output):
+                continue
+            url = _url(path)
+            relation = "is" if url == output else "contains" if url.startswith(output + "/") else \
+                "lies inside" if output.startswith(url + "/") else None
+            if relation:
+                raise OutputRefused(f"{job.file}: output {job.output!r} {relation} the input {path!r}; "
+                                    "choose an --output outside the job's inputs")
+
+
+def _url(path: str) -> str:
+    return path.rstrip("/")
 
 
 def input_paths(job: Job) -> list[str]:
@@ -149,6 +177,10 @@ def claim_output(job: Job, overwrite: bool, layout: list) -> "OutputLock":
     """
     output = job.output
     check_location(job)
+    if is_remote(output):
+        from jinglian.pipeline.bucket_guard import claim_bucket
+
+        return claim_bucket(job, overwrite, layout)
     if os.path.lexists(output) and not os.path.isdir(output):
         raise OutputRefused(f"{job.file}: output {output!r} exists and is not a directory; choose another --output")
     if not os.path.exists(os.path.join(output, LOCK_FILE)):
@@ -162,22 +194,30 @@ def claim_output(job: Job, overwrite: bool, layout: list) -> "OutputLock":
             remove_run_files(output)
             previous = None
         if previous is None:
-            write_json_atomic(os.path.join(output, RUN_MARKER), {
-                "fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name,
-                "job": job.raw})
-        elif previous.get("fingerprint") != job.fingerprint():
-            raise OutputRefused(
-                f"{job.file}: output {output!r} holds a run of a different job "
-                f"(fingerprint {previous.get('fingerprint')} from {previous.get('file')}, this job is {job.fingerprint()}); "
-                "use --overwrite to replace that run or --output for a new directory")
-        elif previous.get("segments") != layout:
-            raise OutputRefused(
-                f"{job.file}: output {output!r} was written with segments {previous.get('segments')}, this version of "
-                f"jinglian runs {layout}; its markers cannot be resumed: use --overwrite or another --output")
+            write_json_atomic(os.path.join(output, RUN_MARKER), run_marker(job, layout))
+        else:
+            check_same_run(job, previous, layout)
     except BaseException:
         lock.release()
         raise
     return lock
+
+
+def run_marker(job: Job, layout: list) -> dict:
+    return {"fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name, "job": job.raw}
+
+
+def check_same_run(job: Job, previous: dict, layout: list) -> None:
+    """Refuse to resume a run of another job, or one whose markers this version would misread."""
+    if previous.get("fingerprint") != job.fingerprint():
+        raise OutputRefused(
+            f"{job.file}: output {job.output!r} holds a run of a different job "
+            f"(fingerprint {previous.get('fingerprint')} from {previous.get('file')}, this job is {job.fingerprint()}); "
+            "use --overwrite to replace that run or --output for a new directory")
+    if previous.get("segments") != layout:
+        raise OutputRefused(
+            f"{job.file}: output {job.output!r} was written with segments {previous.get('segments')}, this version of "
+            f"jinglian runs {layout}; its markers cannot be resumed: use --overwrite or another --output")
 
 
 def _refuse_foreign(job: Job) -> None:
@@ -267,7 +307,11 @@ def _read_info(fd: int) -> dict:
 
 
 def _read_holder(fd: int) -> str:
-    info = _read_info(fd)
+    return describe_holder(_read_info(fd))
+
+
+def describe_holder(info: dict) -> str:
+    """`` (pid N on HOST, started T)`` for the refusal message; empty when the holder is not known."""
     if not all(k in info for k in ("pid", "host", "started")):
         return ""  # the holder has not written its details yet
     return f" (pid {info['pid']} on {info['host']}, started {info['started']})"

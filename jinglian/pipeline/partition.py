@@ -5,7 +5,9 @@ written by the previous segment. The runner streams its rows in batches
 through the segment's stages and writes the result, atomically, either as
 the final ``docs/``, ``rejected/`` and ``errors/`` part files or as the
 intermediate file for the next segment. A small JSON with the counts is
-written last: its presence is what marks the partition as committed.
+written last: its presence is what marks the partition as committed. With an
+output on object storage the final part files are written locally, then
+uploaded whole, then the marker (:mod:`jinglian.pipeline.run_store`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pyarrow.parquet as pq
 
 from jinglian.core import documents as D
 from jinglian.core.atomic import write_json_atomic
+from jinglian.pipeline import run_store
 from jinglian.pipeline.shared import share
 from jinglian.pipeline.sink import PartitionFile
 from jinglian.core.context import RunContext
@@ -60,6 +63,13 @@ class SegmentPlan:
     final: bool
     batch_size: int = 256
     seed: int = 0
+    store_url: str | None = None  # a bucket output: final parts are uploaded there (output_dir is the staging)
+    storage_options: dict = field(default_factory=dict)
+
+    def store(self):
+        from jinglian.core.object_store import ObjectStore
+
+        return ObjectStore(self.store_url, self.storage_options)
 
     def intermediate_path(self, part: int) -> str:
         return os.path.join(self.output_dir, "_work", f"segment-{self.index}", f"part-{part:05d}.parquet")
@@ -286,7 +296,10 @@ class SegmentRunner:
             "wall_s": round(time.perf_counter() - start, 3),
             **summary.to_dict(),
         }
-        write_json_atomic(self.plan.marker_path(task.part), result)
+        if self.plan.final and self.plan.store_url is not None:
+            run_store.commit_part(self.plan.store(), task.part, {k: s.path for k, s in sinks.items()}, result)
+        else:
+            write_json_atomic(self.plan.marker_path(task.part), result)
         return result
 
     def _sinks(self, part: int) -> dict[str, PartitionFile]:
