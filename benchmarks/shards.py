@@ -102,7 +102,8 @@ def stage_tokenize(rows: TableSet, model: str, out: str, shard_tokens: int) -> d
     """The stage in this process, as a worker and the driver run it: each partition read in the
     executor's batches of 256 rows through ``apply_stage``, ``partition_done``, then ``after_run``."""
     ctx = RunContext(output_dir=out, work_dir=os.path.join(out, "_work"))
-    params = TokenizeParams(tokenizer=model, shard_tokens=shard_tokens, valid_ratio=0.01)
+    # one encoding thread, as in a Ray actor (in-process the default takes every CPU): one core's CPU per token
+    params = TokenizeParams(tokenizer=model, shard_tokens=shard_tokens, valid_ratio=0.01, num_threads=1)
     stage = TokenizeStage(params, ctx)
     stage.setup()
     for part, path in enumerate(rows.paths):

@@ -8,11 +8,12 @@ Texts (real, from ``../shared/bench-data``): the zh-wiki paragraphs, the d2l tex
 one source per corpus), which both sides read.
 
 - **ours**: ``jinglian run`` of the job ``parquet -> tokenize`` (Megatron shards, manifest, blend,
-  the curated docs with ``num_tokens``) with ``--workers`` actors on a Ray instance started before
-  timing (as in a pipeline whose earlier stages ran); ``--workers 1``: in this process, no Ray.
-  The stage's encoder is SentencePiece. Also printed: the stage's own share of those runs (its
-  ``process()`` seconds over the partitions / workers + ``after_run``), what it adds to a segment
-  whose actors already run.
+  the curated docs with ``num_tokens``), two ways, in the same alternating rounds:
+  ``--no-ray`` (in this process, the stage encoding on ``--workers`` SentencePiece threads) and on
+  Ray with ``--workers`` actors (one encoding thread each) on a Ray instance started before timing
+  (as in a pipeline whose earlier stages ran). Also printed: the stage's own share of the Ray runs
+  (its ``process()`` seconds over the partitions / workers + ``after_run``), what it adds to a
+  segment whose actors already run. ``--workers 1``: in-process only.
 - **baseline**: what datatrove's ``DocumentTokenizer`` does, in one process: a ``tokenizers.Tokenizer``
   loaded from a ``tokenizer.json`` (the same SentencePiece model as a ``tokenizers`` BPE with byte
   fallback, the layout of transformers' Llama conversion, built before timing), each file's texts
@@ -22,7 +23,10 @@ Both are timed from their work's start (imports and Ray's start excluded) to the
 written, alternating, best of ``--rounds``. Also printed: CPU seconds per million tokens of one
 thread of each encoder alone (load-independent), and how many documents' ids the ``tokenizers``
 BPE gets identical to SentencePiece's (ours are SentencePiece's by construction; the token totals
-are checked against ``SentencePieceProcessor.encode``).
+are checked against ``SentencePieceProcessor.encode``). ``--cold``: both as whole commands from a
+fresh process (imports and, for ours on Ray, Ray's start included): the baseline script against
+``jinglian run`` as a user types it (the engine chosen from the job's size: the reason it gives
+is printed), with ``--no-ray`` and with ``--ray``.
 """
 
 from __future__ import annotations
@@ -123,22 +127,36 @@ def run_baseline(tokenizer_json: str, eod: int, inputs: list[str], out_dir: str,
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def cold_runs(job_path: str, tokenizer_json: str, eod: int, inputs: list[str], tmp: str, workers: int) -> None:
-    """Whole commands from a fresh process: ``jinglian run --ray`` (Ray started by the run) vs the baseline script."""
+def cold_runs(job_path: str, tokenizer_json: str, eod: int, inputs: list[str], tmp: str, workers: int, rounds: int) -> None:
+    """Whole commands from a fresh process, alternating: the baseline script and ``jinglian run`` as a
+    user types it (engine by the job's size), with ``--no-ray`` and with ``--ray`` (Ray started by the run)."""
     env = {**os.environ, "RAYON_NUM_THREADS": str(workers), "PYTHONPATH": str(REPO)}
-    out_dir = os.path.join(tmp, "cold-base")
-    os.makedirs(out_dir, exist_ok=True)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", BASELINE, tokenizer_json, str(eod), out_dir, json.dumps(inputs)],
-                   capture_output=True, text=True, env=env, check=True)
-    base = time.perf_counter() - start
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "jinglian.cli", "run", job_path, "--output", os.path.join(tmp, "cold-ours"),
-                             "--ray", "--workers", str(workers)], capture_output=True, text=True, env=env, cwd=str(REPO))
-    ours = time.perf_counter() - start
-    assert result.returncode == 0, result.stderr[-2000:]
-    print(f"    whole commands from a fresh process (imports; ours starts Ray): baseline {base:.2f} s, "
-          f"jinglian run --ray {ours:.2f} s -> {base / ours:.2f}x")
+    ways = {"baseline script": None, "jinglian run (default)": [], "jinglian run --no-ray": ["--no-ray"],
+            "jinglian run --ray": ["--ray"]}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    chosen = ""
+    for r in range(rounds):
+        for i, (name, flags) in enumerate(ways.items()):
+            out_dir = os.path.join(tmp, f"cold-{r}-{i}")
+            if flags is None:
+                os.makedirs(out_dir)
+                command = [sys.executable, "-c", BASELINE, tokenizer_json, str(eod), out_dir, json.dumps(inputs)]
+            else:
+                command = [sys.executable, "-m", "jinglian.cli", "run", job_path, "--output", out_dir,
+                           "--workers", str(workers), *flags]
+            start = time.perf_counter()
+            result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=str(REPO))
+            times[name].append(time.perf_counter() - start)
+            assert result.returncode == 0, result.stderr[-2000:]
+            if flags == []:
+                chosen = next(line for line in result.stdout.splitlines() if line.startswith("jinglian: running"))
+            shutil.rmtree(out_dir)
+    base = min(times["baseline script"])
+    print(f"\n[4] whole commands from a fresh process (imports; Ray's start where it runs), best of {rounds} alternating:")
+    print(f"    the default run says: {chosen!r}")
+    for name, runs in times.items():
+        ratio = "" if name == "baseline script" else f" -> {base / min(runs):.2f}x the baseline's speed"
+        print(f"    {name:24s} {min(runs):6.2f} s   runs: {', '.join(f'{x:.2f}' for x in runs)}{ratio}")
 
 
 def encoder_cpu(texts: list[str], model: str, tokenizer_json: str) -> None:
@@ -192,11 +210,12 @@ def same_ids(corpora: dict[str, list[str]], model: str, tokenizer_json: str) -> 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", default="chinese-llama2-tokenizer.model", help="file in bench-data/tokenizers")
-    ap.add_argument("--workers", type=int, default=2, help="1: ours runs in this process (--no-ray), HF on 1 thread")
+    ap.add_argument("--workers", type=int, default=2, help="workers of each side (1: ours in-process only)")
     ap.add_argument("--files", type=int, default=8, help="Parquet input files (partitions)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--with-laws", action="store_true", help="add the 3,476 zh-laws documents")
     ap.add_argument("--cold", action="store_true", help="also time both as whole commands from a fresh process")
+    ap.add_argument("--cold-rounds", type=int, default=2)
     args = ap.parse_args()
     data = bench_data()
     print_machine()
@@ -218,6 +237,10 @@ def main() -> None:
         encoder_cpu([t for texts in corpora.values() for t in texts], model, tokenizer_json)
         want_tokens = same_ids(corpora, model, tokenizer_json)
         job = write_job(os.path.join(tmp, "job.yaml"), inputs, model, os.path.join(tmp, "unused"))
+        # in this process: as many encoding threads as the other side has workers (the default, 0,
+        # takes every CPU of the process: the same on a machine with --workers CPUs)
+        job_here = write_job(os.path.join(tmp, "job-here.yaml"), inputs, model, os.path.join(tmp, "unused"),
+                             num_threads=args.workers)
 
         import ray
 
@@ -225,40 +248,50 @@ def main() -> None:
         os.environ.setdefault("RAY_worker_niceness", "0")
         if args.workers > 1:
             ray.init(address="local", num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
-        base_runs, ours_runs, base_cpu, ours_cpu, own = [], [], [], [], []
+        ways = ["HF", "here"] + (["ray"] if args.workers > 1 else [])
+        wall: dict[str, list[float]] = {w: [] for w in ways}
+        cpu: dict[str, list[float]] = {w: [] for w in ways}
+        own = []
         try:
             for r in range(args.rounds):
                 b = run_baseline(tokenizer_json, eod, [p for _, p in inputs], os.path.join(tmp, f"base-{r}"), args.workers)
-                base_runs.append(b["wall_s"])
-                base_cpu.append(b["cpu_s"])
-                wall, cpu, stage = run_ours(job, os.path.join(tmp, f"ours-{r}"), args.workers,
-                                            use_ray=None if args.workers > 1 else False)
-                ours_runs.append(wall)
-                ours_cpu.append(cpu)
-                # the stage's own share of the run: its process() seconds summed over partitions, spread
-                # over the workers, plus after_run on the driver (what it adds to a segment already running)
-                own.append(stage["wall_s"] / args.workers + stage["prepare"]["wall_s"])
-                tokens = stage["prepare"]["tokens"]
-                assert tokens == want_tokens, (tokens, want_tokens)
+                wall["HF"].append(b["wall_s"])
+                cpu["HF"].append(b["cpu_s"])
                 shutil.rmtree(os.path.join(tmp, f"base-{r}"))
+                for way in ways[1:]:
+                    output = os.path.join(tmp, f"ours-{way}-{r}")
+                    seconds, cpu_s, stage = run_ours(job_here if way == "here" else job, output, args.workers,
+                                                     use_ray=way == "ray")
+                    wall[way].append(seconds)
+                    cpu[way].append(cpu_s)
+                    tokens = stage["prepare"]["tokens"]
+                    assert tokens == want_tokens, (tokens, want_tokens)
+                    if way == "ray":
+                        # the stage's own share: its process() seconds summed over partitions, spread over the
+                        # workers, plus after_run on the driver (what it adds to a segment already running)
+                        own.append(stage["wall_s"] / args.workers + stage["prepare"]["wall_s"])
+                    shutil.rmtree(output)
         finally:
             ray.shutdown()
         docs = sum(map(len, corpora.values()))
-        best_b, best_o = min(base_runs), min(ours_runs)
+        best = {w: min(x) for w, x in wall.items()}
         runs = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+        names = {"HF": f"HF tokenizers encode_batch_fast, {args.workers} threads",
+                 "here": f"jinglian run --no-ray, {args.workers} encoding threads",
+                 "ray": f"jinglian run on Ray, {args.workers} actors"}
         print(f"\n[3] {docs:,} documents ({', '.join(f'{s} {len(t):,}' for s, t in corpora.items())}), "
               f"{want_tokens:,} tokens with EOD, {len(inputs)} Parquet files, tokenizer {args.tokenizer}, "
-              f"{args.workers} workers, best of {args.rounds} alternating runs")
-        print(f"    HF tokenizers encode_batch_fast, {args.workers} threads: {best_b:6.2f} s {b['tokens'] / best_b:12,.0f} tokens/s"
-              f"   runs: {runs(base_runs)} (CPU s: {runs(base_cpu)})")
-        print(f"    jinglian run [tokenize], {args.workers} worker(s):      {best_o:6.2f} s {want_tokens / best_o:12,.0f} tokens/s"
-              f"   runs: {runs(ours_runs)} (CPU s, Ray's daemons included: {runs(ours_cpu)})")
-        print(f"    tokenize's own time in those runs (process() summed over partitions / {args.workers} + after_run): "
-              f"{runs(own)} -> HF / that: {best_b / min(own):.2f}x")
-        print(f"    -> jinglian / HF tokens/s: {best_b / best_o:.2f}x (done when >= 1.0); "
-              f"CPU: HF / jinglian {min(base_cpu) / min(ours_cpu):.2f}x")
+              f"{args.workers} workers, best of {args.rounds} alternating rounds (CPU s: ours the whole process tree)")
+        for way in ways:
+            print(f"    {names[way]:44s} {best[way]:6.2f} s {want_tokens / best[way]:12,.0f} tokens/s"
+                  f"   runs: {runs(wall[way])} (CPU s: {runs(cpu[way])})")
+        if own:
+            print(f"    tokenize's own time in the Ray runs (process() summed over partitions / {args.workers} + after_run): "
+                  f"{runs(own)} -> HF / that: {best['HF'] / min(own):.2f}x")
+        print("    -> jinglian / HF tokens/s (done when >= 1.0): " + ", ".join(
+            f"{w} {best['HF'] / best[w]:.2f}x (CPU {min(cpu['HF']) / min(cpu[w]):.2f}x)" for w in ways[1:]))
         if args.cold:
-            cold_runs(job, tokenizer_json, eod, [p for _, p in inputs], tmp, args.workers)
+            cold_runs(job, tokenizer_json, eod, [p for _, p in inputs], tmp, args.workers, args.cold_rounds)
         print("\nload average (1, 5, 15 min) at the end: %.1f %.1f %.1f" % os.getloadavg())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

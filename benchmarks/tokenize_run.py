@@ -25,7 +25,9 @@ def write_inputs(corpora: dict[str, list[str]], directory: str, files: int) -> l
     return out
 
 
-def write_job(path: str, inputs: list[tuple[str, str]], model: str, output: str, shard_tokens: int = 4_000_000) -> str:
+def write_job(path: str, inputs: list[tuple[str, str]], model: str, output: str, shard_tokens: int = 4_000_000,
+              **params) -> str:
+    """The job file; ``params``: more of the tokenize stage's parameters (``num_threads``)."""
     import yaml
 
     sources = sorted({s for s, _ in inputs})
@@ -34,7 +36,7 @@ def write_job(path: str, inputs: list[tuple[str, str]], model: str, output: str,
         "output": output,
         "input": [{"path": os.path.join(os.path.dirname(next(p for s2, p in inputs if s2 == s)), "*.parquet"),
                    "format": "parquet", "source": s} for s in sources],
-        "stages": [{"tokenize": {"tokenizer": model, "valid_ratio": 0.01, "shard_tokens": shard_tokens}}],
+        "stages": [{"tokenize": {"tokenizer": model, "valid_ratio": 0.01, "shard_tokens": shard_tokens, **params}}],
     }
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(job, f, allow_unicode=True)
