@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from jinglian.pipeline.output_guard import LOCK_FILE, OutputLock, OutputRefused
 from tests.servers import S3_ENV, serve_files
 from tests.test_remote_inputs import CRAWL, PAGES, counts_per_file, make_warc
 from tests.helpers import write_job
+from tests.test_resume import wait_for_session_to_end
 
 ROOT = Path(__file__).resolve().parent.parent
 GATE = "tests.test_multinode:GateStage"
@@ -131,14 +133,24 @@ def test_http_to_bucket_equals_local_run_and_a_rerun_changes_nothing(tmp_path, c
     assert again["totals"] == local["totals"]
     assert bucket_files(store) == in_bucket
 
+    store.delete(["docs/part-00001.parquet"])  # a marker whose object is gone commits nothing: the part runs again
+    assert run(job, url)["totals"] == local["totals"]
+    assert without_wall(bucket_files(store)) == without_wall(in_bucket)
 
-def test_killed_driver_resumes_into_the_bucket(tmp_path, crawl, bucket):
+
+@pytest.mark.parametrize("engine", [["--no-ray"], pytest.param(["--ray", "--workers", "1"], marks=pytest.mark.slow)],
+                         ids=["no-ray", "ray"])
+def test_killed_driver_resumes_into_the_bucket_without_its_staging(tmp_path, crawl, bucket, engine):
+    """The driver (and its Ray) die while partition 3 of the segment after the dedup barrier is held; the local
+    staging (intermediates, barrier verdicts) is lost too: the resume recomputes what was staged and skips
+    the partitions the bucket's markers commit."""
     gate = tmp_path / "gate"
-    job = job_file(tmp_path, "held", crawl, bucket, stages=[{"extract": {}}, {GATE: {"gate": str(gate), "free": [0, 1]}}])
+    stages = [{"extract": {}}, {"dedup": {}}, {GATE: {"gate": str(gate), "free": [0, 1]}}]
+    job = job_file(tmp_path, "held", crawl, bucket, stages=stages)
     url = f"s3://{BUCKET}/held"
     store = ObjectStore(url, {"endpoint_url": bucket.endpoint})
     env = {**os.environ, **S3_ENV, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "jinglian.cli", "run", job, "--output", url, "--no-ray"]
+    cmd = [sys.executable, "-m", "jinglian.cli", "run", job, "--output", url, *engine]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         waiting = Path(f"{gate}.waiting-3")  # part 2 is the 404: its one failed row reaches no stage
@@ -152,18 +164,20 @@ def test_killed_driver_resumes_into_the_bucket(tmp_path, crawl, bucket):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        wait_for_session_to_end(proc.pid)
     assert sorted(store.sizes("_parts/")) == [f"_parts/part-0000{n}.json" for n in range(3)]
     assert store.get_bytes(LOCK_FILE) is not None  # a killed run cannot remove its lock
     # what a killed upload leaves: a torn object of the held partition and one of a partition no task has
     store.put_bytes("docs/part-00003.parquet", b"torn upload")
     store.put_bytes("rejected/part-00099.parquet", b"torn upload")
 
+    shutil.rmtree(tmp_path / "held-staging")
     gate.touch()
     resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "2 partitions to run, 3 already committed" in resumed.stdout
 
-    clean = job_file(tmp_path, "clean", crawl, bucket, stages=[{"extract": {}}, {GATE: {"gate": str(gate), "free": [0, 1]}}])
+    clean = job_file(tmp_path, "clean", crawl, bucket, stages=stages)
     expected = run(clean, str(tmp_path / "clean-run"))
     assert without_wall(bucket_files(store)) == without_wall(local_files(tmp_path / "clean-run"))
     assert json.loads(store.get_bytes("stats.json"))["totals"] == expected["totals"]
