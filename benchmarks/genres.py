@@ -10,8 +10,9 @@ Tables, all printed (Markdown):
    (the target is ~0: clean prose is never cut).
 3. zh-junk, per kind: the share rejected by the default filter (and the rule).
 4. Peer: FineWeb-2's Chinese (``cmn_Hani``) filter configuration run through
-   datatrove on the same documents (needs the ``bench`` extra; skipped with a
-   note when datatrove or its Chinese word tokenizer is missing).
+   datatrove on the same documents (benchmarks/genres_peer.py; needs the ``bench``
+   extra or ``--datatrove-python``, an interpreter that has datatrove; skipped
+   with a note when datatrove or its Chinese word tokenizer is missing).
 5. Old corpora: zh-laws-lawrefbook and zh-wiki-mrc keep rates (>= 95%).
 6. End to end on the Chinese article page sets (web-genres-extract ``daniel`` zh
    pages, ``cwced``, magic-html-article Chinese pages): pages -> extract ->
@@ -27,7 +28,7 @@ The end-to-end table is printed twice: without the quality stage, and with it
 (``genres_quality.keeps(texts) -> list[bool]`` when that module offers it, else a
 classifier trained here on the genre data, see :func:`trained_quality_keeps`).
 
-    python benchmarks/genres.py [--skip-pages] [--skip-peer] [--skip-hooks]
+    python benchmarks/genres.py [--skip-pages] [--skip-peer] [--skip-hooks] [--datatrove-python PYTHON]
 
 Data: ``$JINGLIAN_BENCH_DATA`` (default ``../shared/bench-data``), so held-out
 halves with the same layout can be swapped in.
@@ -129,55 +130,28 @@ def cleaning_table(groups: dict[str, list[str]]) -> None:
 
 # ---- 4: the peer (FineWeb-2 cmn_Hani through datatrove) -------------------------------------------
 
-def fineweb2_cmn_filters():
-    """FineWeb-2's filtering step for Chinese, as its pipeline script builds it from configs/cmn_Hani.yml
-    (github.com/huggingface/fineweb-2: fineweb-2-pipeline.py, step 5; values below from the yml)."""
-    from datatrove.pipeline.filters import FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+def peer_table(genres: dict[str, list[str]], junk: dict[str, list[str]], python: str | None) -> None:
+    """FineWeb-2's cmn_Hani filters (benchmarks/genres_peer.py) on every group, in this interpreter or in
+    ``python`` (one that has datatrove, e.g. the venv of benchmarks/scale.py's datatrove side)."""
+    from benchmarks import genres_peer
 
-    stop = ["的", "年", "在", "月", "是", "和", "日", "了", "於", "·", "為", "有", "被", "人", "中", "为", "他", "與",
-            "後", "也", "而", "由"]
-    return [
-        GopherRepetitionFilter(language="cmn_Hani", dup_para_frac=0, dup_line_char_frac=0, dup_para_char_frac=0,
-                               dup_line_frac=0.287, top_n_grams=((2, 0.256), (3, 0.201), (4, 0.171)),
-                               dup_n_grams=((5, 0.198), (6, 0.182), (7, 0.167), (8, 0.154), (9, 0.14), (10, 0.127))),
-        FineWebQualityFilter(language="cmn_Hani", short_line_thr=999, char_duplicates_ratio=0.1,
-                             line_punct_thr=0.106, new_line_ratio=0.178),
-        GopherQualityFilter(language="cmn_Hani", max_avg_word_length=5, min_avg_word_length=1, stop_words=stop,
-                            max_non_alpha_words_ratio=0.735, min_stop_words=2),
-    ]
-
-
-def peer_keeps(texts: list[str]) -> list[str | None]:
-    """For each text: None when FineWeb-2's cmn_Hani filters keep it, else the first failing filter's reason."""
-    from datatrove.data import Document
-
-    filters = fineweb2_cmn_filters()
-    out = []
-    for i, text in enumerate(texts):
-        reason = None
-        for f in filters:
-            verdict = f.filter(Document(text=text, id=str(i)))
-            ok, why = verdict if isinstance(verdict, tuple) else (verdict, "")
-            if not ok:
-                reason = f"{type(f).__name__}:{why}"
-                break
-        out.append(reason)
-    return out
-
-
-def peer_table(genres: dict[str, list[str]], junk: dict[str, list[str]]) -> None:
     print("\n## Peer: FineWeb-2 cmn_Hani filters (datatrove) on the same documents\n")
+    groups = [*genres.items(), *((f"junk: {k}", v) for k, v in junk.items())]
+    texts = [text for _, group in groups for text in group]
     try:
-        peer_keeps(["测试文本。"])
+        reasons = genres_peer.peer_keeps_in(python, texts) if python else genres_peer.peer_keeps(texts)
     except Exception as exc:  # noqa: BLE001 - an optional dependency: say why the row is missing
-        print(f"(not run: {type(exc).__name__}: {exc}; install the `bench` extra: pip install -e '.[bench]')")
+        print(f"(not run: {type(exc).__name__}: {exc}; install the `bench` extra (pip install -e '.[bench]') "
+              "or name an interpreter that has datatrove with --datatrove-python)")
         return
     print("| group | docs | kept by FineWeb-2 cmn_Hani | rejected by |")
     print("|---|---:|---:|---|")
-    for group, texts in [*genres.items(), *((f"junk: {k}", v) for k, v in junk.items())]:
-        reasons = peer_keeps(texts)
-        why = Counter(r for r in reasons if r)
-        print(f"| {group} | {len(texts)} | {_pct(sum(r is None for r in reasons), len(texts))} | "
+    start = 0
+    for group, group_texts in groups:
+        mine = reasons[start:start + len(group_texts)]
+        start += len(group_texts)
+        why = Counter(r for r in mine if r)
+        print(f"| {group} | {len(mine)} | {_pct(sum(r is None for r in mine), len(mine))} | "
               + ", ".join(f"{r} {c}" for r, c in why.most_common(3)) + " |")
 
 
@@ -310,6 +284,7 @@ def main() -> None:
     parser.add_argument("--skip-pages", action="store_true", help="skip the end-to-end page run")
     parser.add_argument("--skip-peer", action="store_true", help="skip the FineWeb-2/datatrove peer row")
     parser.add_argument("--skip-hooks", action="store_true", help="skip the extraction and quality modules")
+    parser.add_argument("--datatrove-python", help="an interpreter with datatrove for the peer row (default: this one)")
     args = parser.parse_args()
     print_machine()
     root = bench_data()
@@ -328,7 +303,7 @@ def main() -> None:
     cleaning_table(long_by_genre)
     filter_matrix(dict(sorted(junk.items())), "zh-junk: share REJECTED per kind (higher is better)", rejected_view=True)
     if not args.skip_peer:
-        peer_table(long_by_genre, dict(sorted(junk.items())))
+        peer_table(long_by_genre, dict(sorted(junk.items())), args.datatrove_python)
     reference_table(root)
     quality = None if args.skip_hooks else hook("genres_quality")
     extract = None if args.skip_hooks else hook("genres_extract")
