@@ -99,6 +99,8 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         if options.use_ray:
             ray_session.start(options.address, options.object_store_mb)
         segments = _segments(job)
+        if store is not None and len(segments) > 1 and not job.work_dir and options.use_ray:
+            _refuse_split_staging(job)
         part_results: list[dict] = []
         for seg_index, (barrier_index, stage_indices) in enumerate(segments):
             if barrier_index is not None:
@@ -126,6 +128,18 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         for site in sites:
             site.close()
         ray_session.stop()
+
+
+def _refuse_split_staging(job: Job) -> None:
+    """A bucket output keeps intermediates in local staging: with a barrier on a multi-node cluster they
+    must be on a path every node sees, or the barrier would read only the driver node's share."""
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    if len(nodes) > 1:
+        raise JobError(f"{job.file}: the job has a barrier stage and writes to {job.output}: on a cluster of "
+                       f"{len(nodes)} nodes its intermediates need `work_dir:` on storage every node sees "
+                       "(README: Running on a Ray cluster)")
 
 
 def _stage_setup_error(exc: BaseException):
