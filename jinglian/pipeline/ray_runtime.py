@@ -204,6 +204,10 @@ class RaySession:
 
     def stop(self) -> None:
         try:
+            if "ray" in sys.modules:  # the run's workers end with the run, also on a cluster that goes on
+                from jinglian.pipeline.actor_pool import close_run_pool
+
+                close_run_pool()
             if self.started:
                 import ray
 
