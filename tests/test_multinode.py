@@ -6,7 +6,7 @@ machines); the output directory is one path all nodes see, as an NFS mount would
 cluster. Two nodes are killed whole (the raylet, the agents it started and its worker
 processes, all with SIGKILL), each at a moment held open by a gate so that the kill lands
 mid-work on every machine, fast or slow: one while every node is in the middle of a partition
-of the first segment (the actor pool), one while every surviving node runs a barrier's Ray task.
+of the first segment (the actor pool), one while every surviving node runs a barrier's piece on that pool.
 With JINGLIAN_MULTINODE_DEMO=1 the demo job itself (crawl to token shards) runs there too, one
 node killed mid-segment.
 """
@@ -218,9 +218,9 @@ def test_killed_worker_nodes_lose_nothing_and_the_output_is_that_of_a_clean_run(
         assert markers == [f"part-{p:05d}.parquet.json" for p in (0, 1, 2)]
         killed = kill_node(nodes[0], "SegmentWorker")
         gate.touch()
-        # the barrier after dedup: its first two tasks done, one task in flight on each surviving node
+        # the barrier after dedup: its first two pieces done, one in flight on each surviving node (on the pool's actors)
         wait_for(lambda: len(waiting(gate2)) == 2, proc, "two of the barrier's tasks held at the gate")
-        killed += kill_node(nodes[1], "ray::_call")
+        killed += kill_node(nodes[1], "SegmentWorker.run_call")
         gate2.touch()
         output, _ = proc.communicate(timeout=600)
         assert proc.returncode == 0, output[-3000:]
