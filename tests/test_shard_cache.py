@@ -149,7 +149,8 @@ def test_pretraining_on_shards_in_a_bucket_trains_as_on_the_local_ones(tmp_path,
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("JINGLIAN_CACHE", str(tmp_path / "jinglian-cache"))
     losses = {}
-    for name, data in (("local", {"tokens_dir": tokens}), ("s3", {"tokens_dir": "s3://shards/run3", "storage_options": endpoint})):
+    remote = {"tokens_dir": "s3://shards/run3", "storage_options": endpoint}
+    for name, data in (("local", {"tokens_dir": tokens}), ("s3", remote)):
         cfg = _config(tmp_path, name, data=data, train={"steps": 2, "eval_every": 1, "eval_batches": 1})
         del cfg["model"]["vocab_size"]
         (ranks,) = _spawn(1, [(cfg, 2)], tmp_path, name)
@@ -241,6 +242,11 @@ def test_ranks_on_one_node_share_the_cache_and_fetch_each_shard_once(tmp_path, t
                           samples(local_prefixes, weights, tmp_path / "idx-local"))
 
 
+def loads_as(remote: tuple[list[str], list[float]], tokens_dir: str, tmp_path) -> bool:
+    """Whether a remote blend gives the samples of the local tokens directory."""
+    return np.array_equal(samples(*remote, tmp_path / "idx-remote"), samples(*load_blend(tokens_dir), tmp_path / "idx-local"))
+
+
 def shard_puts(requests, bucket_prefix: str) -> list[str]:
     return [path for method, path in requests
             if method == "PUT" and path.startswith(bucket_prefix) and path.endswith((".bin", ".idx"))]
@@ -306,8 +312,7 @@ def test_a_second_push_sends_only_what_changed_and_prune_removes_only_the_old_ma
     assert {"run5/notes.txt", "run5/zh-web/train/someone-elses.bin", f"run5/{new_prefix}.bin"} <= keys
     assert f"run5/{PUSH_MARKER}" not in keys
     cache = tmp_path / "cache"
-    assert np.array_equal(samples(*load_blend("s3://shards/run5", cache_dir=str(cache), storage_options=options), tmp_path / "i1"),
-                          samples(*load_blend(renamed), tmp_path / "i2"))
+    assert loads_as(load_blend("s3://shards/run5", cache_dir=str(cache), storage_options=options), renamed, tmp_path)
 
     # without --prune the shards the new manifest no longer names stay
     push(tokens, "s3://shards/run5", options)
@@ -347,8 +352,7 @@ def test_an_interrupted_push_is_completed_by_the_next_one_whatever_the_old_manif
     assert shard_puts(s3_server.requests[before:], "/shards/run6/") == [f"/shards/run6/{victim}"]
     assert done["uploaded"] == 1 and f"run6/{PUSH_MARKER}" not in bucket_keys(s3_server, "shards", "run6/")
     cache = tmp_path / "cache"
-    assert np.array_equal(samples(*load_blend("s3://shards/run6", cache_dir=str(cache), storage_options=options), tmp_path / "i1"),
-                          samples(*load_blend(tokens), tmp_path / "i2"))
+    assert loads_as(load_blend("s3://shards/run6", cache_dir=str(cache), storage_options=options), tokens, tmp_path)
 
 
 def test_a_second_push_to_a_local_directory_copies_nothing(tmp_path, tokens):
@@ -362,7 +366,8 @@ def test_secrets_in_the_pretrain_configs_storage_options_are_refused():
     from jinglian.core.config import ConfigError
     from jinglian.pretrain.config import from_dict
 
-    ok = from_dict({"model": {"vocab_size": 64}, "data": {"tokens_dir": "s3://b/t", "storage_options": {"endpoint_url": "http://x"}}})
+    ok = from_dict({"model": {"vocab_size": 64},
+                    "data": {"tokens_dir": "s3://b/t", "storage_options": {"endpoint_url": "http://x"}}})
     assert ok.data.storage_options == {"endpoint_url": "http://x"}
     with pytest.raises(ConfigError, match="data.storage_options.secret_access_key: credentials do not belong"):
         from_dict({"model": {"vocab_size": 64}, "data": {"storage_options": {"secret_access_key": "x"}}})
