@@ -170,6 +170,9 @@ def test_killed_driver_resumes_into_the_bucket_without_its_staging(tmp_path, cra
     # what a killed upload leaves: a torn object of the held partition and one of a partition no task has
     store.put_bytes("docs/part-00003.parquet", b"torn upload")
     store.put_bytes("rejected/part-00099.parquet", b"torn upload")
+    client = bucket.client()
+    client.create_multipart_upload(Bucket=BUCKET, Key="held/docs/part-00004.parquet")  # never completed
+    client.create_multipart_upload(Bucket=BUCKET, Key="held-other/docs/part-00004.parquet")  # not the run's
 
     shutil.rmtree(tmp_path / "held-staging")
     gate.touch()
@@ -182,6 +185,8 @@ def test_killed_driver_resumes_into_the_bucket_without_its_staging(tmp_path, cra
     assert without_wall(bucket_files(store)) == without_wall(local_files(tmp_path / "clean-run"))
     assert json.loads(store.get_bytes("stats.json"))["totals"] == expected["totals"]
     assert "rejected/part-00099.parquet" not in store.sizes()  # swept: no marker vouches for it
+    unfinished = [u["Key"] for u in client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+    assert unfinished == ["held-other/docs/part-00004.parquet"]
     assert store.get_bytes(LOCK_FILE) is None
 
 

@@ -47,6 +47,13 @@ class ObjectStore:
         except FileNotFoundError:
             return None
 
+    def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """{key: bytes} of the objects that exist among ``keys``, fetched concurrently (s3fs, gcsfs are async)."""
+        if not keys:
+            return {}
+        found = self.fs.cat([self.path(k) for k in keys], on_error="omit")
+        return {name[len(self.root) + 1:]: data for name, data in found.items() if isinstance(data, bytes)}
+
     def get_file(self, key: str, local: str) -> None:
         self.fs.get_file(self.path(key), local)
 
@@ -77,6 +84,22 @@ class ObjectStore:
         if paths:
             self.fs.rm(paths)
         self.fs.invalidate_cache()
+
+    def abort_uploads(self, prefix: str) -> list[str]:
+        """Abort the unfinished multipart uploads under ``prefix`` (a killed writer's: S3 keeps and bills their
+        parts, unseen by any listing); return their keys. Other backends have none to abort."""
+        if not self.s3:
+            return []
+        bucket, base, _ = self.fs.split_path(self.path(prefix))
+        aborted, params = [], {"Bucket": bucket, "Prefix": base}
+        while True:
+            page = self.fs.call_s3("list_multipart_uploads", **params)
+            for upload in page.get("Uploads", []):
+                self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted.append(upload["Key"][len(self.fs.split_path(self.root)[1]) + 1:])
+            if not page.get("IsTruncated"):
+                return aborted
+            params.update(KeyMarker=page["NextKeyMarker"], UploadIdMarker=page["NextUploadIdMarker"])
 
     # -- conditional writes (the lock) ------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import time
 
 from jinglian.core.object_store import ObjectStore
 from jinglian.pipeline.output_guard import (LOCK_FILE, RUN_ENTRIES, RUN_MARKER, OutputLock, OutputRefused,
-                                            check_same_run, describe_holder, run_marker)
+                                            describe_holder, settle_marker)
 from jinglian.pipeline.run_store import output_store, prepare_staging, put_json
 
 LEASE_S = 120.0  # a lock not renewed for this long belongs to a run that died
@@ -37,15 +37,9 @@ def claim_bucket(job, overwrite: bool, layout: list) -> "ObjectLock":
     lock = ObjectLock.acquire_in(store, job.file)
     try:
         _refuse_foreign(job, store)
-        previous = read_bucket_marker(store)
-        if previous is not None and overwrite:
-            remove_bucket_run(store)
-            previous = None
-        prepare_staging(job, layout, reset=previous is None)
-        if previous is None:
-            put_json(store, RUN_MARKER, run_marker(job, layout))
-        else:
-            check_same_run(job, previous, layout)
+        fresh = settle_marker(job, layout, read_bucket_marker(store), overwrite, lambda: remove_bucket_run(store),
+                              lambda marker: put_json(store, RUN_MARKER, marker))
+        prepare_staging(job, layout, reset=fresh)  # what a run before --overwrite staged is not this run's
     except BaseException:
         lock.release()
         raise

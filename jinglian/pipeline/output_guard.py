@@ -189,22 +189,25 @@ def claim_output(job: Job, overwrite: bool, layout: list) -> "OutputLock":
     lock = OutputLock.acquire(output, job.file)
     try:
         _refuse_foreign(job)  # again under the lock: another run may have changed it meanwhile
-        previous = read_marker(output)
-        if previous is not None and overwrite:
-            remove_run_files(output)
-            previous = None
-        if previous is None:
-            write_json_atomic(os.path.join(output, RUN_MARKER), run_marker(job, layout))
-        else:
-            check_same_run(job, previous, layout)
+        settle_marker(job, layout, read_marker(output), overwrite, lambda: remove_run_files(output),
+                      lambda marker: write_json_atomic(os.path.join(output, RUN_MARKER), marker))
     except BaseException:
         lock.release()
         raise
     return lock
 
 
-def run_marker(job: Job, layout: list) -> dict:
-    return {"fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name, "job": job.raw}
+def settle_marker(job: Job, layout: list, previous: dict | None, overwrite: bool, remove, write) -> bool:
+    """Start a run (``remove`` the previous one's entries on --overwrite, ``write`` the marker) or check that
+    the run found may be resumed; whether this run starts afresh."""
+    if previous is not None and overwrite:
+        remove()
+        previous = None
+    if previous is None:
+        write({"fingerprint": job.fingerprint(), "segments": layout, "file": job.file, "name": job.name, "job": job.raw})
+        return True
+    check_same_run(job, previous, layout)
+    return False
 
 
 def check_same_run(job: Job, previous: dict, layout: list) -> None:

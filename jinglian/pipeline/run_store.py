@@ -114,8 +114,9 @@ def committed(store: ObjectStore, parts: list[int]) -> dict[int, dict]:
     for kind in FINAL_KINDS:
         data.update(store.sizes(f"{kind}/"))
     done = {}
+    raws = store.get_many([marker_key(p) for p in wanted])
     for part in wanted:
-        raw = store.get_bytes(marker_key(part))
+        raw = raws.get(marker_key(part))
         try:
             result = json.loads(raw) if raw is not None else None
         except ValueError:
@@ -129,16 +130,18 @@ def committed(store: ObjectStore, parts: list[int]) -> dict[int, dict]:
 
 
 def sweep_unmarked(store: ObjectStore) -> list[str]:
-    """Delete data objects of partitions that have no marker (a killed writer's); return their keys."""
+    """Delete data objects of partitions that have no marker and abort unfinished uploads (a killed
+    writer's); return their keys. Runs only while no writer of this output runs (under its lock)."""
     markers = store.sizes("_parts/")
-    leftovers = []
+    aborted, leftovers = [], []
     for kind in FINAL_KINDS:
+        aborted += store.abort_uploads(f"{kind}/")
         for key in store.sizes(f"{kind}/"):
             match = _PART.match(key[len(kind) + 1:])
             if match and marker_key(int(match[1])) not in markers:
                 leftovers.append(key)
     store.delete(leftovers)
-    return leftovers
+    return aborted + leftovers
 
 
 def put_json(store: ObjectStore, key: str, obj, indent: int | None = None) -> None:
