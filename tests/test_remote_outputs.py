@@ -209,8 +209,17 @@ def test_a_live_lock_refuses_and_a_lapsed_lease_is_taken_over(bucket):
                 ObjectLock.acquire_in(store, "job.yaml")
             finally:
                 OutputLock._held[store.url] = lock
+        before = json.loads(store.get_bytes(LOCK_FILE))["renewed"]
+        assert lock.renew() and json.loads(store.get_bytes(LOCK_FILE))["renewed"] >= before
+        # a run that stopped renewing (suspended past its lease) and was taken over learns it
+        store.put_bytes(LOCK_FILE, json.dumps({**elsewhere, "renewed": time.time()}).encode())
+        assert not lock.renew() and lock.lost
     finally:
         lock.release()
+    assert json.loads(store.get_bytes(LOCK_FILE))["pid"] == 4242  # the new holder's lock is not removed
+    store.delete([LOCK_FILE])
+    lock = ObjectLock.acquire_in(store, "job.yaml")
+    lock.release()
     assert store.get_bytes(LOCK_FILE) is None
 
 

@@ -120,16 +120,21 @@ class ObjectLock(OutputLock):
         return lock
 
     def _renew(self) -> None:
-        while not self._stop.wait(RENEW_S):
-            self.info["renewed"] = time.time()
-            try:
-                tag = self.store.replace(LOCK_FILE, json.dumps(self.info).encode(), self.tag)
-            except OSError:
-                continue  # the store did not answer: try again at the next renewal, well inside the lease
-            if tag is None:
-                self.lost = True
-                return
-            self.tag = tag
+        while not self._stop.wait(RENEW_S) and self.renew():
+            pass
+
+    def renew(self) -> bool:
+        """Extend the lease; False once the lock was taken over (this run had stopped renewing for a lease)."""
+        self.info["renewed"] = time.time()
+        try:
+            tag = self.store.replace(LOCK_FILE, json.dumps(self.info).encode(), self.tag)
+        except OSError:
+            return True  # the store did not answer: try again at the next renewal, well inside the lease
+        if tag is None:
+            self.lost = True
+            return False
+        self.tag = tag
+        return True
 
     def _close(self) -> None:
         if OutputLock._held.get(self.key) is self:
