@@ -10,11 +10,13 @@ workers (Ray started before timing; actor start-up is timed). Prints docs/s of
 each and the ratio.
 
 ``--fixed-cost N`` measures instead what a run on Ray pays whatever its size: a
-tiny job (normalize | dedup barrier | pii: two segments) forced onto Ray, run
-N times, alternating the executor's plain actor pool (``actor_pool``) with the
-baseline it replaced, a Ray Data ``map_batches`` over an actor pool (same
-``SegmentRunner``, one partition per call); prints wall seconds per step and
-checks that both write byte-identical ``docs/``.
+tiny job (normalize | dedup barrier | pii: two segments and a barrier) forced onto
+Ray with 2 workers, each run a child process, N rounds; with ``--base DIR`` (an
+earlier checkout, e.g. ``git worktree add ../jinglian-base <commit>``) the
+rounds alternate this tree and that one (``PYTHONPATH`` set to each). Prints wall
+seconds per step (``ray.init``, each segment, the barrier, shutdown), CPU
+seconds and peak memory of the child's process tree (driver, Ray's processes,
+workers), and checks that every run writes byte-identical ``docs/``.
 
 ``--startup N`` measures what a user pays for a 20-document job: ``jinglian
 run`` as a child process, N rounds alternating the default (which runs a job
@@ -25,7 +27,7 @@ shared pages once, sampled every 50 ms with psutil), the ratios to
 ``--no-ray``, and checks that all variants write byte-identical ``docs/``.
 
     python benchmarks/engine.py [--files 16] [--docs 1500]
-    python benchmarks/engine.py --fixed-cost 3
+    python benchmarks/engine.py --fixed-cost 3 [--base ../jinglian-base]
     python benchmarks/engine.py --startup 3
 """
 
@@ -40,20 +42,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import TreeMemory, print_machine  # noqa: E402
+from common import REPO, TreeMemory, print_machine  # noqa: E402
 
 from jinglian.core import documents as D  # noqa: E402
 from jinglian.demo.corpus import generate_documents  # noqa: E402
 from jinglian.pipeline import executor  # noqa: E402
 from jinglian.pipeline.executor import RunOptions, run_job  # noqa: E402
 from jinglian.pipeline.job import load_job  # noqa: E402
-from jinglian.pipeline.partition import PartitionTask, SegmentRunner  # noqa: E402
 from jinglian.pipeline.ray_runtime import RaySession  # noqa: E402
 from jinglian.stages.filter import FilterParams, FilterStage  # noqa: E402
 
@@ -103,34 +103,6 @@ def plain_loop(paths: list[str], out_dir: str, batch_size: int = 256) -> int:
     return total
 
 
-class _RayDataSegment:
-    """The engine's earlier segment runner: a Ray Data ``map_batches`` actor, one partition per batch."""
-
-    def __init__(self, plan):
-        self.runner = SegmentRunner(plan, [executor._stage_cls(name) for name, _ in plan.stages])
-
-    def __call__(self, batch):
-        results = [json.dumps(self.runner.run(PartitionTask(**json.loads(t)))) for t in batch["task"]]
-        return {"result": results}
-
-
-def _ray_data_results(plan, tasks, options):
-    """Baseline for ``--fixed-cost``: each segment as a Ray Data map over an actor pool (the engine before)."""
-    import ray
-
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    ctx.print_on_execution_start = False
-    cpus = max([executor._stage_cls(name).num_cpus for name, _ in plan.stages] or [1.0])
-    workers = executor.pool_size(cpus, ray.cluster_resources().get("CPU", 1), options.workers, len(tasks))
-    items = [{"task": json.dumps(asdict(t))} for t in tasks]
-    out = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        _RayDataSegment, fn_constructor_kwargs={"plan": plan}, batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=cpus)
-    for row in out.iter_rows():
-        yield json.loads(row["result"])
-
-
 def _timed(name, fn, steps):
     def timed(*args, **kwargs):
         start = time.perf_counter()
@@ -141,58 +113,100 @@ def _timed(name, fn, steps):
     return timed
 
 
-def fixed_cost_run(tmp: str, label: str, results) -> tuple[list, str]:
-    """One run of the tiny job in a fresh Ray: [(step, wall s)], and a digest of docs/."""
+def write_fixed_cost_job(directory: str) -> str:
+    """The tiny job of ``--fixed-cost``: 4 JSONL files x 50 docs, normalize | dedup (barrier) | pii."""
+    os.makedirs(os.path.join(directory, "in"), exist_ok=True)
+    write_inputs(os.path.join(directory, "in"), 4, 50)
+    job_path = os.path.join(directory, "fixed.yaml")
+    with open(job_path, "w") as f:
+        json.dump({"name": "fixed", "output": os.path.join(directory, "out"),
+                   "input": [{"path": os.path.join(directory, "in", "in-*.jsonl"), "format": "jsonl"}],
+                   "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
+    return job_path
+
+
+def fixed_cost_run(job_path: str) -> dict:
+    """One run of the tiny job in a fresh Ray, in this process: {"steps": [(step, wall s)], "digest": of docs/}.
+
+    Every step is timed where the executor calls it, so the same code times any tree that has these names.
+    """
     import ray
 
-    os.makedirs(os.path.join(tmp, "in"), exist_ok=True)
-    write_inputs(os.path.join(tmp, "in"), 4, 50)
-    out = os.path.join(tmp, f"out-{label}")
-    job_path = os.path.join(tmp, "fixed.yaml")
-    with open(job_path, "w") as f:
-        json.dump({"name": "fixed", "output": out, "input": [{"path": os.path.join(tmp, "in", "in-*.jsonl"), "format": "jsonl"}],
-                   "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
     steps: list = []
-    patched = {"_run_segment": executor._run_segment, "_run_barrier": executor._run_barrier,
-               "_ray_results": executor._ray_results}
-    start_ray = RaySession.start
-    RaySession.start = _timed("ray.init", start_ray, steps)
+    patched = {"_run_segment": executor._run_segment, "_run_barrier": executor._run_barrier}
+    session = {"start": RaySession.start, "stop": RaySession.stop}
+    RaySession.start = _timed("ray.init", session["start"], steps)
+    RaySession.stop = _timed("shutdown (actors, Ray)", session["stop"], steps)
     executor._run_segment = _timed("segment", patched["_run_segment"], steps)
-    executor._run_barrier = _timed("barrier", patched["_run_barrier"], steps)
-    executor._ray_results = results
+    executor._run_barrier = _timed("barrier (dedup prepare)", patched["_run_barrier"], steps)
+    job = load_job(job_path)
     start = time.perf_counter()
     try:
-        run_job(load_job(job_path), RunOptions(use_ray=True, workers=2, quiet=True, overwrite=True))
+        run_job(job, RunOptions(use_ray=True, workers=2, quiet=True, overwrite=True))
     finally:
-        RaySession.start = start_ray
+        RaySession.start, RaySession.stop = session["start"], session["stop"]
         for name, fn in patched.items():
             setattr(executor, name, fn)
     steps.append(("run_job (incl. shutdown)", time.perf_counter() - start))
     assert not ray.is_initialized()
     digest = hashlib.sha256()
-    for name in sorted(os.listdir(os.path.join(out, "docs"))):
-        with open(os.path.join(out, "docs", name), "rb") as f:
+    for name in sorted(os.listdir(os.path.join(job.output, "docs"))):
+        with open(os.path.join(job.output, "docs", name), "rb") as f:
             digest.update(f.read())
-    return steps, digest.hexdigest()
+    return {"steps": steps, "digest": digest.hexdigest()}
 
 
-def fixed_cost(repeats: int) -> None:
-    variants = {"Ray Data map (before)": _ray_data_results, "actor pool (executor)": executor._ray_results}
-    figures: dict = {name: [] for name in variants}
-    digests = set()
+def fixed_cost_child(job_path: str, tree: str) -> None:
+    """``--fixed-cost``'s child: one run with the jinglian of ``tree``; its figures as one JSON line."""
+    import jinglian
+
+    assert os.path.realpath(jinglian.__file__).startswith(os.path.realpath(tree) + os.sep), jinglian.__file__
+    print("FIXED-COST " + json.dumps(fixed_cost_run(job_path)))
+
+
+def fixed_cost_tree_run(job_path: str, tree: str) -> dict:
+    """A child process runs the job with ``tree`` on PYTHONPATH; adds its process tree's CPU s and peak memory."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tree, os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, os.path.abspath(__file__), "--fixed-cost-child", job_path, "--tree", tree]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tree)
+    memory = TreeMemory(proc.pid)
+    said, _ = proc.communicate(timeout=900)
+    memory.stop()
+    line = next((line for line in said.splitlines() if line.startswith("FIXED-COST ")), None)
+    if proc.returncode or line is None:
+        raise RuntimeError(f"{cmd} failed:\n{said[-3000:]}")
+    return {**json.loads(line.split(" ", 1)[1]), "cpu": memory.cpu_s, "rss": memory.peak_rss, "pss": memory.peak_pss,
+            "procs": memory.peak_processes}
+
+
+def fixed_cost(rounds: int, base: str | None) -> None:
+    """This tree (and ``base``, an earlier checkout, if given) in alternating rounds, each run a child process."""
+    trees = {"this tree": str(REPO), **({f"base ({base})": os.path.abspath(base)} if base else {})}
+    figures: dict = {name: [] for name in trees}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(repeats):
-            for name, results in variants.items():  # alternate, so both see the same machine load
-                steps, digest = fixed_cost_run(tmp, name.replace(" ", "-"), results)
-                figures[name].append(steps)
-                digests.add(digest)
-    print("tiny job: 4 files x 50 docs, normalize | dedup (barrier) | pii, 2 workers; wall s per run")
+        job_path = write_fixed_cost_job(tmp)
+        for _ in range(rounds):
+            for name, tree in trees.items():  # alternate, so both see the same machine load
+                figures[name].append(fixed_cost_tree_run(job_path, tree))
+    print(f"tiny job: 4 files x 50 docs, normalize | dedup (barrier) | pii, Ray forced, 2 workers; {rounds} rounds; "
+          "wall s per step (each run), medians")
     for name, runs in figures.items():
         print(f"{name}:")
-        for i, step in enumerate(runs[0]):
-            values = [run[i][1] for run in runs]
-            print(f"  {step[0]:<26} {' '.join(f'{v:5.2f}' for v in values)}   (min {min(values):.2f}, max {max(values):.2f})")
+        for i, (step, _) in enumerate(runs[0]["steps"]):
+            values = [run["steps"][i][1] for run in runs]
+            print(f"  {step:<28} {' '.join(f'{v:6.2f}' for v in values)}   median {statistics.median(values):6.2f}")
+        for label, key, scale in (("CPU s, process tree", "cpu", 1), ("peak RSS MB, tree", "rss", 2**20),
+                                  ("peak PSS MB, tree", "pss", 2**20), ("processes (peak)", "procs", 1)):
+            values = [run[key] / scale for run in runs]
+            print(f"  {label:<28} {' '.join(f'{v:6.1f}' for v in values)}   median {statistics.median(values):6.1f}")
+    if base:
+        this, other = (figures[name] for name in trees)
+        for label, pick in (("run_job", lambda r: r["steps"][-1][1]), ("CPU s", lambda r: r["cpu"])):
+            print(f"ratio this / base, median {label}: "
+                  f"{statistics.median(map(pick, this)) / statistics.median(map(pick, other)):.2f}x")
+    digests = {r["digest"] for runs in figures.values() for r in runs}
     print(f"docs/ byte-identical across all runs: {len(digests) == 1}")
+    print(f"1-minute load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 STARTUP_VARIANTS = {"default": [], "--no-ray": ["--no-ray"], "--ray (forced)": ["--ray"]}
@@ -246,16 +260,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=16)
     parser.add_argument("--docs", type=int, default=1500, help="documents per file")
-    parser.add_argument("--fixed-cost", type=int, default=0, metavar="N", help="measure the fixed cost instead, N runs each")
+    parser.add_argument("--fixed-cost", type=int, default=0, metavar="N", help="measure the fixed cost instead, N rounds")
+    parser.add_argument("--base", help="with --fixed-cost: an earlier checkout to alternate with")
+    parser.add_argument("--fixed-cost-child", metavar="JOB", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
     parser.add_argument("--startup", type=int, default=0, metavar="N",
                         help="wall clock and peak process-tree memory of a 20-document job: default, --no-ray, --ray; N rounds")
     args = parser.parse_args()
+    if args.fixed_cost_child:
+        fixed_cost_child(args.fixed_cost_child, args.tree)
+        return
     print_machine()
     if args.startup:
         startup(args.startup)
         return
     if args.fixed_cost:
-        fixed_cost(args.fixed_cost)
+        fixed_cost(args.fixed_cost, args.base)
         return
     import ray
 

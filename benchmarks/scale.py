@@ -26,6 +26,7 @@ every 50 ms with psutil), per stage where each tool reports it, and the jinglian
 
     python benchmarks/scale.py --datatrove-python /work/venv-dt/bin/python
     python benchmarks/scale.py --sizes 1 --pages 200 --docs 5000      # a quick look
+    python benchmarks/scale.py --only warc --sizes 4 --pages 50 --rounds 3   # 3 rounds, alternating who goes first
 """
 
 from __future__ import annotations
@@ -249,8 +250,8 @@ def line(label: str, n: int, f: dict) -> str:
             f"{f['rss'] / 2**20:11.0f}{f['pss'] / 2**20:10.0f}{f['worker_rss'] / 2**20:11.0f}{f['procs']:7d}{f['kept']:9d}")
 
 
-def report(kind: str, unit: str, size: int, n: int, results: dict) -> None:
-    print(f"\n{kind} {size}x: {n} {unit}  (1-min load average now {os.getloadavg()[0]:.1f})")
+def report(kind: str, unit: str, size: int, n: int, results: dict, label: str = "") -> None:
+    print(f"\n{kind} {size}x{label}: {n} {unit}  (1-min load average now {os.getloadavg()[0]:.1f})")
     print(f"  {'':<10}{'wall s':>9}{unit + '/s':>11}{'CPU s/1k':>12}{'tree RSS':>11}{'tree PSS':>10}{'worker RSS':>11}"
           f"{'procs':>7}{'kept':>9}   (memory in MiB)")
     for side in ("jinglian", "datatrove"):
@@ -281,6 +282,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=50000, help="text documents at 1x")
     parser.add_argument("--pages-per-file", type=int, default=PAGES_PER_FILE, help="WARC records per file (a partition)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="runs of both sides per size, alternating which goes first (a shared machine's load drifts)")
     parser.add_argument("--only", choices=["warc", "text"], help="run one of the two benchmarks")
     parser.add_argument("--side", choices=["jinglian", "datatrove"], help="run one side only (e.g. to redo a failed run)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "jinglian-scale"), help="inputs and outputs (replaced)")
@@ -308,21 +311,26 @@ def main() -> None:
                 shutil.rmtree(inputs.parent)
             built = build_warc(data, n, inputs, args.pages_per_file) if kind == "warc" else build_text(data, n, inputs, pool)
             print(f"\nbuilt {inputs}: {built}")
-            results = {}
             runs = [("jinglian", lambda: run_jinglian(kind, inputs, inputs.parent / "jinglian", args.workers))]
             if dt:
                 language = "eng" if kind == "warc" else args.datatrove_text_language
                 runs.append(("datatrove", lambda: run_datatrove(dt, kind, inputs, inputs.parent / "datatrove", args.workers, language)))
-            for side, run in runs:
-                if args.side and side != args.side:
-                    continue
-                try:
-                    results[side] = run()
-                except RuntimeError as e:  # a failed run is reported, and the other side and sizes still run
-                    print(f"\n{kind} {size}x: {side} FAILED: {str(e)[-600:]}")
-            report(kind, "pages" if kind == "warc" else "docs", size, n, results)
-            (inputs.parent / "figures.json").write_text(json.dumps(results, indent=1))
-            sys.stdout.flush()
+            rounds = []
+            for r in range(args.rounds):
+                results = {}
+                # each round starts with the other side, so a load that rises or falls through a round hits both
+                for side, run in (runs if r % 2 == 0 else runs[::-1]):
+                    if args.side and side != args.side:
+                        continue
+                    try:
+                        results[side] = run()
+                    except RuntimeError as e:  # a failed run is reported, and the other side and sizes still run
+                        print(f"\n{kind} {size}x: {side} FAILED: {str(e)[-600:]}")
+                report(kind, "pages" if kind == "warc" else "docs", size, n, results,
+                       f", round {r + 1} of {args.rounds}" if args.rounds > 1 else "")
+                rounds.append(results)
+                sys.stdout.flush()
+            (inputs.parent / "figures.json").write_text(json.dumps(rounds if args.rounds > 1 else rounds[0], indent=1))
 
 
 if __name__ == "__main__":
