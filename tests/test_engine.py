@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -255,3 +256,81 @@ except JobError as exc:
     counts, message = out.splitlines()[:2]
     assert counts == "3 {'local'} False"
     assert message.startswith("Ray did not start on this machine after 3 tries") and "--no-ray" in message
+
+
+@dataclass
+class PidParams:
+    label: str = "a"
+
+
+def _pid_file(output_dir: str, label: str) -> None:
+    os.makedirs(os.path.join(output_dir, "pids"), exist_ok=True)
+    open(os.path.join(output_dir, "pids", f"{label}-{os.getpid()}"), "w").close()
+
+
+class PidStage(Stage):
+    """Passes rows through; notes which process ran it (``<output>/pids/<label>-<pid>``)."""
+
+    name = "pid_stage"
+    Params = PidParams
+
+    def process(self, batch):
+        _pid_file(self.context.output_dir, self.params.label)
+        return batch
+
+
+class HalfCpuPidStage(PidStage):
+    num_cpus = 0.5  # as the crawl stage: more actors than cores, each holding half a CPU
+
+
+def _note_piece(output_dir: str, table: pa.Table, index: int) -> pa.Table:
+    _pid_file(output_dir, "barrier")
+    return pa.table({"rows": [len(table)]})
+
+
+class PidBarrier(BarrierStage):
+    """A barrier whose pieces note which process ran them."""
+
+    name = "pid_barrier"
+
+    def prepare(self, rows: TableSet, ops) -> dict:
+        counted = ops.map(rows, functools.partial(_note_piece, self.context.output_dir), name="count")
+        return {"rows": sum(counted.read_all()["rows"].to_pylist())}
+
+    def process(self, batch):
+        return batch
+
+
+def pids(output_dir) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for name in os.listdir(output_dir / "pids"):
+        label, pid = name.rsplit("-", 1)
+        found.setdefault(label, set()).add(pid)
+    return found
+
+
+@pytest.mark.timeout(600)
+def test_a_ray_run_reuses_its_workers_across_segments_and_barriers(inputs, ray_local):
+    stages = [{f"{__name__}:PidStage": {"label": "first"}}, {f"{__name__}:PidBarrier": {}},
+              {f"{__name__}:PidStage": {"label": "second"}}]
+    stats = run_job(make_job(inputs, stages), RunOptions(use_ray=True, workers=2, quiet=True))
+    seen = pids(inputs / "out")
+    assert 1 <= len(seen["first"]) <= 2
+    assert seen["barrier"] <= seen["first"] and seen["second"] <= seen["first"]  # no fresh worker process
+    assert stats["stages"][1]["prepare"]["rows"] == stats["totals"]["read"]  # every row reached the barrier
+    t = stats["totals"]
+    assert t["read"] == t["kept"] + t["rejected"] + t["failed"]
+
+
+@pytest.mark.timeout(600)
+def test_a_barrier_after_half_cpu_workers_gets_whole_cpu_workers_and_does_not_hang(inputs, ray_local):
+    # four actors of half a CPU fill both cores; the barrier's pieces need a whole CPU each, so the pool
+    # replaces its actors rather than leave the pieces waiting for CPUs its idle actors hold
+    stages = [{f"{__name__}:HalfCpuPidStage": {"label": "first"}}, {f"{__name__}:PidBarrier": {}},
+              {f"{__name__}:PidStage": {"label": "second"}}]
+    stats = run_job(make_job(inputs, stages), RunOptions(use_ray=True, quiet=True))
+    seen = pids(inputs / "out")
+    assert not seen["barrier"] & seen["first"]
+    assert seen["second"] <= seen["barrier"]
+    t = stats["totals"]
+    assert t["read"] == t["kept"] + t["rejected"] + t["failed"]

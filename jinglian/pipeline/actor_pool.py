@@ -114,12 +114,9 @@ def run_on_actor_pool(plan: SegmentPlan, tasks: list[PartitionTask], cpus_per_wo
     yield from pool.partitions(plan, tasks, cpus_per_worker, workers)
 
 
-def run_pool_for_calls(num_cpus: float) -> "WorkerPool | None":
-    """The run's pool if it can run a barrier's pieces needing ``num_cpus`` each, else None (Ray tasks instead)."""
-    pool = _current_pool()
-    if pool is None or not pool.actors or pool.cpus < num_cpus:
-        return None
-    return pool
+def run_pool() -> "WorkerPool | None":
+    """The pool of the run in progress in this process, if it has started one (None: not in a run, or no segment yet)."""
+    return _current_pool()
 
 
 def close_run_pool() -> None:
@@ -222,12 +219,17 @@ class WorkerPool:
         for _, result in self._run([_Partition(task) for task in tasks]):
             yield result
 
-    def calls(self, calls: list, max_retries: int) -> list:
-        """Run a barrier operation's ``(fn, args)`` calls on the actors; their results in order."""
+    def calls(self, calls: list, num_cpus: float, max_retries: int) -> list:
+        """Run a barrier operation's ``(fn, args)`` calls on the actors; their results in order.
+
+        Actors of fewer than ``num_cpus`` CPUs are replaced first (they hold CPUs a task of the barrier
+        would wait for: the run would hang).
+        """
         import ray
 
         self.plan, self.max_piece_retries = None, max_retries
-        self._ensure(self.cpus, pool_size(self.cpus, ray.cluster_resources().get("CPU", 1), self.workers, len(calls)))
+        cpus = max(self.cpus or 0.0, num_cpus)
+        self._ensure(cpus, pool_size(cpus, ray.cluster_resources().get("CPU", 1), self.workers, len(calls)))
         results = [None] * len(calls)
         for work, result in self._run([_Piece(i, fn, args) for i, (fn, args) in enumerate(calls)]):
             results[work.index] = result

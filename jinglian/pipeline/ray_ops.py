@@ -2,14 +2,14 @@
 
 In a run, the pieces go to the actors of the run's worker pool (``actor_pool``), which already hold
 the stack in memory and would otherwise sit on their CPUs idle while Ray starts a fresh worker
-process per task. Outside a run (or for pieces needing more CPUs than the pool's actors have) each
-piece is one Ray task.
+process per task. Outside a run, or in a run whose pool has not started yet (a resumed run whose
+first segment is committed), each piece is one Ray task.
 """
 
 from __future__ import annotations
 
 from jinglian.core.dataops import DataOps
-from jinglian.pipeline.actor_pool import run_pool_for_calls
+from jinglian.pipeline.actor_pool import run_pool
 
 
 class RayOps(DataOps):
@@ -23,9 +23,9 @@ class RayOps(DataOps):
     def _run_all(self, calls: list) -> list:
         import ray
 
-        pool = run_pool_for_calls(self.num_cpus)
+        pool = run_pool()
         if pool is not None:
-            return pool.calls(calls, self.max_retries)
+            return pool.calls(calls, self.num_cpus, self.max_retries)
         remote = ray.remote(num_cpus=self.num_cpus, max_retries=self.max_retries)(_call)
         return ray.get([remote.remote(fn, args) for fn, args in calls])
 
