@@ -91,6 +91,8 @@ def rare_han(text: str) -> int:
 
 def damage_sites(text: str) -> int:
     """Places where a wrong decoding left a trace (one per garbled character or lost-byte site)."""
+    if text.isascii():  # every trace holds a non-ASCII character; most English text is ASCII (one C-speed pass)
+        return 0
     n = sum(map(len, HARD_DAMAGE_RE.findall(text))) + len(LATIN1_MOJIBAKE_RE.findall(text))
     if "?" in text:
         n += len(QUESTION_FULLWIDTH_RE.findall(text))
@@ -140,7 +142,7 @@ class Thresholds:
 
 def damage(s: TextStats, t: Thresholds) -> Verdict:
     n = damage_sites(s.text)
-    per_1k = 1000 * n / max(1, s.char_count)
+    per_1k = 1000 * n / max(1, s.char_count) if n else 0.0
     return Verdict(n < t.min_damage_sites or per_1k <= t.max_sites_per_1k, "damage_sites_per_1k", per_1k)
 
 

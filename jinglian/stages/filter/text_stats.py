@@ -66,7 +66,6 @@ def _deletion_table(predicate) -> dict[int, None]:
 # str.translate with a deletion table counts character classes at C speed.
 _PUNCT = _deletion_table(lambda c: unicodedata.category(c).startswith("P"))
 _DIGITS = _deletion_table(str.isdigit)
-_SPACE = _deletion_table(str.isspace)
 _ALPHA = _deletion_table(str.isalpha)
 
 
@@ -114,8 +113,9 @@ class TextStats:
     # ---- characters -------------------------------------------------------
     @cached_property
     def char_count(self) -> int:
-        """Non-whitespace characters."""
-        return len(self.text) - _count(self.text, _SPACE)
+        """Non-whitespace characters (str.split's whitespace is str.isspace's; splitting runs at C speed where
+        translate with a deletion table looks every character up in a dict)."""
+        return sum(map(len, self.text.split()))
 
     @cached_property
     def han_count(self) -> int:
