@@ -10,6 +10,7 @@ lock object; ``--overwrite`` deletes only the run's own keys.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -19,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,8 @@ def crawl(tmp_path):
 
 @pytest.fixture
 def bucket(s3_server):
+    """An empty bucket: moto keeps its buckets in the process across servers, so its state is reset first."""
+    urllib.request.urlopen(urllib.request.Request(f"{s3_server.endpoint}/moto-api/reset", method="POST")).close()
     s3_server.client().create_bucket(Bucket=BUCKET)
     return s3_server
 
@@ -162,7 +166,8 @@ def test_killed_driver_resumes_into_the_bucket_without_its_staging(tmp_path, cra
         with pytest.raises(OutputRefused, match=rf"in use by another jinglian run \(pid {proc.pid} on "):
             run(job, url)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it may have ended on its own (a failure shown above)
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         wait_for_session_to_end(proc.pid)
     assert sorted(store.sizes("_parts/")) == [f"_parts/part-0000{n}.json" for n in range(3)]
