@@ -37,13 +37,18 @@ HAN_RE = re.compile(f"[{HAN_RANGES}]")
 # Replacement characters; runs of private-use characters (a lone one is usually a glyph the source font lacked,
 # as in old typeset essays); runs of half-width katakana (two in a row are kaomoji: (｡･∀･)ﾉﾞ).
 HARD_DAMAGE_RE = re.compile("\ufffd|[\ue000-\uf8ff]{2,}|[\uff61-\uff9f]{3,}")
+# Any character the alternation above can start with: one search with a leading character class scans at C speed,
+# the alternation tries every branch at every position (most texts have none of these characters).
+HARD_DAMAGE_CHARS_RE = re.compile("[\ufffd\ue000-\uf8ff\uff61-\uff9f]")
 # UTF-8 of a CJK character (lead byte E4-E9) read as cp1252/Latin-1: three characters per original one.
 CP1252_CONTINUATION = ("\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
                        "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122")
 LATIN1_MOJIBAKE_RE = re.compile(f"[\u00e4-\u00e9][{CP1252_CONTINUATION}]{{2}}")
 # ASCII "?" only (a Chinese question mark is "？"); not before the punctuation that follows a real question.
 QUESTION_FULLWIDTH_RE = re.compile("\\?[\uff02-\uff07\uff0a\uff0b\uff0d-\uff1e\uff20-\uff5e]")
-QUESTION_IN_HAN_RE = re.compile(f"(?<=[{HAN_RANGES}])\\?(?=[{HAN_RANGES}])")
+# The "?" first and the Han character before it as a look-behind: a pattern that starts with a literal is
+# searched for that literal; one that starts with a look-behind is tried at every position.
+QUESTION_IN_HAN_RE = re.compile(f"\\?(?<=[{HAN_RANGES}]\\?)(?=[{HAN_RANGES}])")
 SITE_WINDOW = 6
 
 
@@ -93,7 +98,9 @@ def damage_sites(text: str) -> int:
     """Places where a wrong decoding left a trace (one per garbled character or lost-byte site)."""
     if text.isascii():  # every trace holds a non-ASCII character; most English text is ASCII (one C-speed pass)
         return 0
-    n = sum(map(len, HARD_DAMAGE_RE.findall(text))) + len(LATIN1_MOJIBAKE_RE.findall(text))
+    n = len(LATIN1_MOJIBAKE_RE.findall(text))
+    if HARD_DAMAGE_CHARS_RE.search(text):
+        n += sum(map(len, HARD_DAMAGE_RE.findall(text)))
     if "?" in text:
         n += len(QUESTION_FULLWIDTH_RE.findall(text))
         for m in QUESTION_IN_HAN_RE.finditer(text):
