@@ -31,9 +31,6 @@ class ObjectStore:
     def path(self, key: str) -> str:
         return f"{self.root}/{key}"
 
-    def url_of(self, key: str) -> str:
-        return f"{self.url}/{key}"
-
     def put_file(self, local: str, key: str) -> None:
         self.fs.put_file(local, self.path(key))
 
@@ -54,9 +51,6 @@ class ObjectStore:
         found = self.fs.cat([self.path(k) for k in keys], on_error="omit")
         return {name[len(self.root) + 1:]: data for name, data in found.items() if isinstance(data, bytes)}
 
-    def get_file(self, key: str, local: str) -> None:
-        self.fs.get_file(self.path(key), local)
-
     def sizes(self, prefix: str = "") -> dict[str, int]:
         """{key: size} of every object under ``prefix`` (a key prefix such as ``docs/``), listed afresh."""
         self.fs.invalidate_cache()
@@ -67,8 +61,10 @@ class ObjectStore:
             return {}
         out = {}
         for name, info in found.items():
-            if info.get("type", "file") == "file" and name.startswith(self.root + "/"):
-                out[name[len(self.root) + 1:]] = int(info.get("size") or 0)
+            key = name[len(self.root) + 1:]
+            # a listing by key prefix may reach siblings (`run-old/` beside `run/`, `docs2/` beside `docs/`)
+            if info.get("type", "file") == "file" and name.startswith(self.root + "/") and key.startswith(prefix):
+                out[key] = int(info.get("size") or 0)
         return out
 
     def names(self) -> list[str]:
