@@ -128,6 +128,14 @@ def test_a_kaomoji_an_informal_question_mark_and_a_missing_glyph_are_not_damage(
     assert damage_sites(text) == 0 and damaged_lines(text.split("\n")) == set()
 
 
+def test_each_damage_trace_is_counted_once_per_site():
+    # a "?" between Han characters counts when a rare character is near it (a byte lost in a GBK stream)
+    assert damage_sites("报道称?氹据了解") == 1 and damage_sites("报道称?的据了解") == 0
+    # two private-use characters, one replacement character, three half-width katakana
+    assert damage_sites("a\ue000\ue001b \ufffd ｱｲｳ x") == 6
+    assert damage_sites("ä¸­æ–‡") == 2 and damage_sites("plain ascii? yes") == 0
+
+
 def test_a_page_of_layout_tables_is_judged_as_chinese_not_by_english_word_counts():
     page = "\n".join(["| 首页 | 新闻中心 | 政务公开 | 办事服务 |"] * 3
                      + ["| 版权所有 | 某某市人民政府 | 主办单位 |", "Copyright 2012 All rights reserved. Powered by CMS."])
