@@ -64,7 +64,7 @@ def run_job(job: Job, options: RunOptions) -> dict:
             reap(previous["pid"], previous["since"])  # a killed run's Ray leftovers, if its watchdog died too
         watchdog = SessionWatchdog(lock.since)
         try:
-            return _run_claimed(job, options)
+            return _run_claimed(job, options, lock)
         except Exception as exc:
             setup_error = _stage_setup_error(exc)
             if setup_error is None:
@@ -76,7 +76,7 @@ def run_job(job: Job, options: RunOptions) -> dict:
         lock.release()
 
 
-def _run_claimed(job: Job, options: RunOptions) -> dict:
+def _run_claimed(job: Job, options: RunOptions, lock=None) -> dict:
     start = time.time()
     local = run_store.local_root(job)  # the output, or a bucket output's local staging
     store = run_store.output_store(job) if run_store.is_remote_output(job.output) else None
@@ -119,6 +119,9 @@ def _run_claimed(job: Job, options: RunOptions) -> dict:
         stats = build_stats(job, segments, part_results, barrier_stats, wall_s=time.time() - start)
         if store is None:
             write_json_atomic(os.path.join(job.output, "stats.json"), stats, indent=2)
+        elif getattr(lock, "lost", False):  # another run took the lapsed lease: its stats.json, not ours
+            raise JobError(f"{job.file}: output {job.output!r}: this run stopped renewing its lock for longer than its "
+                           "lease and another run took it over; the partitions stay committed: run the job again")
         else:
             run_store.put_json(store, "stats.json", stats, indent=2)
             run_store.sweep_unmarked(store)
