@@ -21,7 +21,7 @@ workers), and checks that every run writes byte-identical ``docs/``.
 ``--startup N`` measures what a user pays for a 20-document job: ``jinglian
 run`` as a child process, N rounds alternating the default (which runs a job
 this small in-process), ``--no-ray`` and ``--ray`` (Ray forced). Prints wall
-seconds and the peak memory of the whole process tree (the driver, Ray's
+seconds, the median CPU seconds of the process tree and the peak memory of the whole process tree (the driver, Ray's
 system processes and workers: the sum of RSS and the sum of PSS, which counts
 shared pages once, sampled every 50 ms with psutil), the ratios to
 ``--no-ray``, and checks that all variants write byte-identical ``docs/``.
@@ -229,7 +229,7 @@ def startup_run(job_path: str, out: str, flags: list[str]) -> dict:
             digest.update(f.read())
     engine = next((line.split("running ", 1)[1].split(":")[0].split(" (")[0] for line in said.splitlines()
                    if line.startswith("jinglian: running ")), "?")
-    return {"wall": wall, "rss": memory.peak_rss, "pss": memory.peak_pss, "procs": memory.peak_processes,
+    return {"wall": wall, "cpu": memory.cpu_s, "rss": memory.peak_rss, "pss": memory.peak_pss, "procs": memory.peak_processes,
             "digest": digest.hexdigest(), "engine": engine}
 
 
@@ -243,13 +243,13 @@ def startup(rounds: int) -> None:
     print(f"20-document job (2 files x 10 docs, normalize | dedup (barrier) | pii), `jinglian run` as a child process, "
           f"{rounds} rounds; peak memory of the process tree")
     base = statistics.median(r["wall"] for r in figures["--no-ray"])
-    print(f"{'variant':<16}{'runs on':<38}{'wall s (each)':<24}{'median':>8}{'x --no-ray':>11}"
+    print(f"{'variant':<16}{'runs on':<38}{'wall s (each)':<24}{'median':>8}{'x --no-ray':>11}{'CPU s':>8}"
           f"{'peak RSS MB':>13}{'peak PSS MB':>13}{'processes':>11}")
     for name, runs in figures.items():
         walls = [r["wall"] for r in runs]
         median = statistics.median(walls)
         print(f"{name:<16}{runs[0]['engine'][:37]:<38}{' '.join(f'{w:.2f}' for w in walls):<24}{median:8.2f}"
-              f"{median / base:10.2f}x{max(r['rss'] for r in runs) / 2**20:13.0f}{max(r['pss'] for r in runs) / 2**20:13.0f}"
+              f"{median / base:10.2f}x{statistics.median(r['cpu'] for r in runs):8.1f}{max(r['rss'] for r in runs) / 2**20:13.0f}{max(r['pss'] for r in runs) / 2**20:13.0f}"
               f"{max(r['procs'] for r in runs):11d}")
     digests = {r["digest"] for runs in figures.values() for r in runs}
     print(f"docs/ byte-identical across all runs: {len(digests) == 1}")

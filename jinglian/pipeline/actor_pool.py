@@ -74,18 +74,23 @@ class SegmentWorker:
         return ray.get_runtime_context().get_node_id()
 
     def run(self, plan: SegmentPlan, task: PartitionTask, crashed: str | None = None) -> dict:
-        if plan != self.plan:  # the first partition of a segment here: the previous segment's stages go
+        if plan != self.plan:  # the first partition of a segment here
             from jinglian.stages import stage_class
 
-            self.plan = self.runner = None
-            gc.collect()  # a previous segment's models are freed before this one's load
+            self._drop_stages()
             self.runner = SegmentRunner(plan, [stage_class(name) for name, _ in plan.stages])
             self.plan = plan
         return self.runner.run(task, crashed)
 
     def run_call(self, fn, args):
         """A barrier's piece (one partition or bucket of a ``DataOps`` operation)."""
+        self._drop_stages()  # the segment before the barrier is done: its models need not sit beside the piece's data
         return fn(*args)
+
+    def _drop_stages(self) -> None:
+        if self.runner is not None:
+            self.plan = self.runner = None
+            gc.collect()  # freed now, before the next piece of work loads its own
 
 
 def pool_size(cpus_per_worker: float, cluster_cpus: float, requested: int | None, partitions: int) -> int:
