@@ -76,11 +76,27 @@ def build_card(
     repo_id: str | None = None,
     cjk_font: str | bool | None = True,
     max_docs: int = 200_000,
+    storage_options: dict | None = None,
 ) -> tuple[DatasetCard, str]:
-    """Write the card (default ``RUN_DIR/README.md``) and its plots; return the card and its path."""
+    """Write the card (default ``RUN_DIR/README.md``) and its plots (``report/`` beside the card); return
+    the card and its path. ``run_dir`` may be a bucket run (``s3://…``, read by its markers, see
+    :mod:`jinglian.cards.bucket_run`): the card then goes into the bucket unless ``output`` names a file."""
+    from jinglian.cards.bucket_run import fetched_run, is_bucket_run, put_card
+
+    options = dict(license=license, pretty_name=pretty_name, repo_id=repo_id, cjk_font=cjk_font, max_docs=max_docs)
+    if not is_bucket_run(run_dir):
+        return _build_card(run_dir, output, os.path.join(run_dir, "report"), **options)
+    with fetched_run(run_dir, storage_options, kinds=("docs", "rejected"), shards=False) as (store, cache):
+        if output:
+            return _build_card(cache, output, os.path.join(os.path.dirname(os.path.abspath(output)), "report"), **options)
+        card, path = _build_card(cache, os.path.join(cache, "README.md"), os.path.join(cache, "report"), **options)
+        return card, put_card(store, cache, path)
+
+
+def _build_card(run_dir: str, output: str | None, report_dir: str, license: str, pretty_name: str | None,
+                repo_id: str | None, cjk_font, max_docs: int) -> tuple[DatasetCard, str]:
     data = load_run(run_dir, max_docs=max_docs)
     output = output or os.path.join(run_dir, "README.md")
-    report_dir = os.path.join(run_dir, "report")
     plots = write_plots(data, report_dir, cjk_font=cjk_font)
     # Plot paths in the card are relative to the card's own directory.
     card_dir = os.path.dirname(os.path.abspath(output))

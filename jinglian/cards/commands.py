@@ -10,8 +10,9 @@ def register(sub) -> None:
     cmds = p.add_subparsers(dest="card_command", required=True)
 
     b = cmds.add_parser("build", help="write the dataset card (README.md) and plots (report/) of a run")
-    b.add_argument("run_dir", help="output directory of `jinglian run`")
-    b.add_argument("--output", help="card path (default RUN_DIR/README.md)")
+    b.add_argument("run_dir", help="output of `jinglian run`: a directory, or a bucket prefix (s3://…) read by its markers")
+    b.add_argument("--output", help="card path (default RUN_DIR/README.md, for a bucket run its README.md object); "
+                                    "plots go to report/ beside it")
     _common(b)
     b.add_argument("--pretty-name", help="dataset name in the card (default: the job's name)")
     b.add_argument("--repo", help="Hub repository the card will live in (used in the loading snippets)")
@@ -19,7 +20,7 @@ def register(sub) -> None:
     b.set_defaults(func=build_command)
 
     u = cmds.add_parser("publish", help="create a Hub dataset repo and upload card, plots and data")
-    u.add_argument("run_dir", help="output directory of `jinglian run`")
+    u.add_argument("run_dir", help="output of `jinglian run`: a directory, or a bucket prefix (s3://…) read by its markers")
     u.add_argument("--repo", required=True, help="OWNER/NAME of the dataset repository")
     visibility = u.add_mutually_exclusive_group()
     visibility.add_argument("--public", action="store_true", help="create the repository public (default: private)")
@@ -40,6 +41,9 @@ def register(sub) -> None:
 
 
 def _common(p) -> None:
+    p.add_argument("--storage-options", default="{}", metavar="JSON",
+                   help='filesystem settings of a bucket run, e.g. {"endpoint_url": "http://..."}; no credentials '
+                        "(they come from the environment or profile files)")
     p.add_argument("--license", default="other", help="license identifier for the card metadata (default: other)")
     p.add_argument("--ascii-labels", action="store_true", help="draw plots without a CJK font (non-ASCII labels escaped)")
 
@@ -51,6 +55,7 @@ def build_command(args) -> int:
     try:
         card, path = build_card(
             args.run_dir,
+            storage_options=_storage_options(args),
             output=args.output,
             license=args.license,
             pretty_name=args.pretty_name,
@@ -58,7 +63,7 @@ def build_command(args) -> int:
             cjk_font=not args.ascii_labels,
             max_docs=args.max_docs,
         )
-    except (RunDirError, CardError) as exc:
+    except (RunDirError, CardError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"card: {path} ({len(str(card)):,} characters)")
@@ -76,6 +81,7 @@ def publish_command(args) -> int:
         publish(
             args.run_dir,
             args.repo,
+            storage_options=_storage_options(args),
             private=not args.public,
             dry_run=args.dry_run,
             endpoint=args.endpoint,
@@ -89,10 +95,26 @@ def publish_command(args) -> int:
     except HubUnreachable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (RunDirError, CardError, PublishError) as exc:
+    except (RunDirError, CardError, PublishError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except HfHubHTTPError as exc:
         print(f"error: the Hub refused: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _storage_options(args) -> dict:
+    """--storage-options as a dict; ValueError (one line for the user) when it is not a JSON object or holds a secret."""
+    import json
+
+    from jinglian.core.filesystem import check_storage_options
+
+    try:
+        options = json.loads(args.storage_options)
+    except ValueError as exc:
+        raise ValueError(f"--storage-options: not JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise ValueError("--storage-options must be a JSON object")
+    check_storage_options(options, "--storage-options")
+    return options

@@ -281,3 +281,4 @@ _FIGURES = [
     ("duplicates", _clusters),
     ("tokens", _tokens),
 ]
+FIGURE_NAMES = [name for name, _ in _FIGURES]

@@ -207,9 +207,27 @@ def publish(
     pii_sample: int = PII_SAMPLE_DOCS,
     timeout_s: float = HUB_TIMEOUT_S,
     log=print,
+    storage_options: dict | None = None,
 ) -> list[UploadFile]:
     """Build the card for ``repo_id``, scan for personal data, then upload (or, with ``dry_run``, list)
-    the files; return them. Raises :class:`PublishError` when the scan refuses or the Hub is unreachable."""
+    the files; return them. Raises :class:`PublishError` when the scan refuses or the Hub is unreachable.
+    A bucket run (``s3://…``) is fetched by its markers into a temporary directory and published from there."""
+    from jinglian.cards.bucket_run import fetched_run, is_bucket_run
+
+    args = dict(private=private, dry_run=dry_run, endpoint=endpoint, include_rejected=include_rejected, license=license,
+                cjk_font=cjk_font, allow_pii=allow_pii, pii_sample=pii_sample, timeout_s=timeout_s, log=log)
+    if not is_bucket_run(run_dir):
+        return _publish(run_dir, repo_id, name=os.path.basename(os.path.abspath(run_dir)), **args)
+    if pii_sample < 1:  # before anything is fetched
+        raise PublishError("--pii-sample must be at least 1 (--allow-pii publishes whatever the scan finds)")
+    kinds = ("docs", "rejected", "errors") if include_rejected else ("docs", "rejected")  # the card reads rejected/
+    with fetched_run(run_dir, storage_options, kinds=kinds) as (_, cache):
+        return _publish(cache, repo_id, name=run_dir.rstrip("/").rsplit("/", 1)[-1], **args)
+
+
+def _publish(run_dir: str, repo_id: str, name: str, private: bool, dry_run: bool, endpoint: str | None,
+             include_rejected: bool, license: str, cjk_font, allow_pii: bool, pii_sample: int, timeout_s: float,
+             log) -> list[UploadFile]:
     from huggingface_hub import HfApi, constants, get_token
 
     if pii_sample < 1:
@@ -249,7 +267,7 @@ def publish(
                                     private=private)
         else:
             api.upload_folder(repo_id=repo_id, folder_path=run_dir, repo_type="dataset", allow_patterns=patterns,
-                              commit_message=f"jinglian: publish {os.path.basename(os.path.abspath(run_dir))}")
+                              commit_message=f"jinglian: publish {name}")
     except Exception as exc:
         if not _network_failure(exc):
             raise

@@ -64,8 +64,8 @@ def _run_command(args) -> int:
 
         from jinglian.cards.card import build_card
 
-        _, path = build_card(job.output, **asdict(job.card))
-        print(f"dataset card: {os.path.abspath(path)}")
+        _, path = build_card(job.output, storage_options=job.output_storage_options, **asdict(job.card))
+        print(f"dataset card: {path if '://' in path else os.path.abspath(path)}")  # a bucket's card: its URL
     return 0
 
 
