@@ -20,10 +20,15 @@ def ray_local():
 
 @pytest.fixture
 def s3_server(monkeypatch):
-    """moto's S3-compatible server on 127.0.0.1, its fake credentials in the environment (tests.servers.MotoS3)."""
+    """moto's S3-compatible server on 127.0.0.1, its fake credentials in the environment (tests.servers.MotoS3),
+    holding no buckets: moto keeps its state in the process across servers, so one test's buckets and
+    objects (a run found by the next test's resume) are reset before each test."""
+    import urllib.request
+
     from tests.servers import S3_ENV, moto_s3
 
     for name, value in S3_ENV.items():
         monkeypatch.setenv(name, value)
     with moto_s3() as server:
+        urllib.request.urlopen(urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")).close()
         yield server
