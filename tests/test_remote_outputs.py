@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -59,8 +58,7 @@ def crawl(tmp_path):
 
 @pytest.fixture
 def bucket(s3_server):
-    """An empty bucket: moto keeps its buckets in the process across servers, so its state is reset first."""
-    urllib.request.urlopen(urllib.request.Request(f"{s3_server.endpoint}/moto-api/reset", method="POST")).close()
+    """An empty bucket (the s3_server fixture starts with moto's state reset)."""
     s3_server.client().create_bucket(Bucket=BUCKET)
     return s3_server
 
