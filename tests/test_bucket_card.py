@@ -169,3 +169,43 @@ def test_a_bucket_output_job_builds_its_card_at_the_end(tmp_path, bucket, capsys
     card = store.get_bytes("README.md").decode()
     assert "license: cc-by-4.0" in card and "report/funnel.png" in card
     assert "report/funnel.png" in store.sizes("report/")
+
+
+def test_token_shards_pushed_beside_a_bucket_run_are_in_its_card_without_fetching_them(tmp_path, bucket):
+    import sentencepiece as spm
+
+    prefix = str(tmp_path / "sp")
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(TEXTS[:4] * 5), model_prefix=prefix, vocab_size=100, hard_vocab_limit=False,
+                                   model_type="char", character_coverage=1.0, minloglevel=3)
+    url = f"s3://{BUCKET}/runs/tok"
+    options = {"endpoint_url": bucket.endpoint}
+    local_dir = str(tmp_path / "local")
+    run(make_job(tmp_path, bucket), url)
+    tokenized = write_job(tmp_path / "tok.yaml", name="tok", input=load_job(str(tmp_path / "job.yaml")).raw["input"],
+                          output=local_dir, stages=[{"normalize": {}}, {"tokenize": {"tokenizer": prefix + ".model"}}])
+    run(tokenized, local_dir)
+    assert main(["shards", "push", os.path.join(local_dir, "tokens"), f"{url}/tokens",
+                 "--storage-options", json.dumps(options)]) == 0
+    with open(os.path.join(local_dir, "tokens", "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    total = sum(t["tokens"] for t in manifest["totals"].values())
+    sent = len(bucket.requests)
+    card, _ = build_card(url, cjk_font=False, storage_options=options)
+    assert f"{total:,}" in str(card) and "report/tokens.png" in str(card)
+    fetched = [path for method, path in bucket.requests[sent:] if method == "GET" and path.startswith(f"/{BUCKET}/runs/tok/tokens/")]
+    assert fetched and not [p for p in fetched if p.endswith((".bin", ".idx"))]  # the manifest, not the shards
+
+
+def test_a_bucket_output_refuses_token_writers_naming_what_to_do(tmp_path, bucket):
+    from jinglian.pipeline.job import JobError
+
+    job = make_job(tmp_path, bucket)
+    inputs = load_job(job).raw["input"]
+    tokenize = write_job(tmp_path / "tok.yaml", name="t", output=f"s3://{BUCKET}/x/", input=inputs,
+                         stages=[{"tokenize": {}}], card={})
+    with pytest.raises(JobError, match=re.escape(f"--output LOCAL), then 'jinglian shards push LOCAL/tokens "
+                                                 f"s3://{BUCKET}/x/tokens'")):
+        load_job(tokenize)
+    assert load_job(job, output=f"s3://{BUCKET}/x").card is None  # and a card: section is accepted:
+    assert load_job(write_job(tmp_path / "card.yaml", name="c", output=f"s3://{BUCKET}/x", input=inputs,
+                              stages=STAGES, card={"license": "mit"})).card.license == "mit"

@@ -175,9 +175,13 @@ def _check_remote_output(job: Job, where: Where) -> None:
         return
     writers = [s.name for s in job.stages if s.name in WRITES_INTO_OUTPUT]
     if writers:
+        # Not yet: their files would need the markers' commit (shards in before the partition's marker, the
+        # manifest last) to stay correct when a run is killed and resumed.
+        url = job.output.rstrip("/")
+        then = {"tokenize": f", then 'jinglian shards push LOCAL/tokens {url}/tokens' (shards first, manifest last)",
+                "train_tokenizer": f", then copy LOCAL/tokenizer to {url}/tokenizer"}.get(writers[0], "")
         raise JobError(f"{where}: stage {writers[0]!r} writes files into the output itself, which an output on object "
-                       f"storage ({job.output}) cannot take yet: run it into a local output (token shards can then "
-                       "go to a bucket with 'jinglian shards push')")
+                       f"storage ({job.output}) cannot take yet: run the job into a local output (--output LOCAL){then}")
     if "pretrain" in job.raw:  # it trains on the run's token shards, which a bucket output has none of
         raise JobError(f"{where.at('pretrain')}: not available with an output on object storage ({job.output}) yet; "
                        "run into a local output for it")
