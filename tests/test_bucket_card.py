@@ -157,6 +157,9 @@ def test_a_marked_object_that_differs_from_its_marker_is_one_error(tmp_path, buc
     store.put_bytes(key, bytes(data[:-1]))
     with pytest.raises(RunDirError, match=re.escape(key) + ".*bucket holds"):
         build_card(url, cjk_font=False, storage_options=options)
+    store.put_bytes(".jinglian.lock", b"{}")  # a run writing the output (or a killed one): its markers may be newer
+    with pytest.raises(RunDirError, match="a run holds its lock"):
+        build_card(url, cjk_font=False, storage_options=options)
     assert "README.md" not in store.sizes()
 
 

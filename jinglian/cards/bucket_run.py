@@ -50,9 +50,15 @@ def fetch_run(store: ObjectStore, into: str, kinds=FINAL_KINDS, shards: bool = T
 
     Raises :class:`RunDirError` when the run is unfinished (no ``stats.json``) or a marked object is
     missing or differs from its marker (the run must be re-run to repair it)."""
+    from jinglian.pipeline.output_guard import LOCK_FILE
+
     present = store.sizes()
     if "stats.json" not in present:
         raise RunDirError(f"{store.url}: no stats.json (not a finished jinglian run)")
+    if LOCK_FILE in present and not _held_here(store.get_bytes(LOCK_FILE)):
+        # a run writing the output: its markers may be newer than its stats.json, the card would mix two runs
+        raise RunDirError(f"{store.url}: a run holds its lock ({LOCK_FILE}): it is writing the output or was killed; "
+                          "build the card when it has ended (a killed run: run the job again to finish it)")
     checks = _marked_objects(store, present, kinds)
     extra = [k for k in present if k in RUN_FILES
              or k.startswith(AS_THEY_ARE) and (shards or not k.startswith("tokens/") or not k.endswith(SHARD_FILES))]
@@ -70,6 +76,17 @@ def fetch_run(store: ObjectStore, into: str, kinds=FINAL_KINDS, shards: bool = T
                                   f"{checks[key].get('size')} bytes, sha256 {str(checks[key].get('sha256'))[:12]}…; "
                                   "re-run the job to rewrite it")
     return keys
+
+
+def _held_here(lock: bytes | None) -> bool:
+    """Whether this process holds the lock: `jinglian run` keeps it while it builds the job's card."""
+    import socket
+
+    try:
+        holder = json.loads(lock or b"{}")
+    except ValueError:
+        return False
+    return isinstance(holder, dict) and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname()
 
 
 def _marked_objects(store: ObjectStore, present: dict[str, int], kinds) -> dict[str, dict]:
