@@ -62,7 +62,8 @@ def fetch_run(store: ObjectStore, into: str, kinds=FINAL_KINDS, shards: bool = T
     checks = _marked_objects(store, present, kinds)
     extra = [k for k in present if k in RUN_FILES
              or k.startswith(AS_THEY_ARE) and (shards or not k.startswith("tokens/") or not k.endswith(SHARD_FILES))]
-    keys = sorted(set(checks) | set(extra))
+    # a key is a path below the cache: one with "." / ".." parts (anyone may write beside a run) is not fetched
+    keys = sorted(k for k in set(checks) | set(extra) if not {"", ".", ".."} & set(k.split("/")))
     locals_ = [os.path.join(into, *key.split("/")) for key in keys]
     for path in locals_:
         os.makedirs(os.path.dirname(path), exist_ok=True)
