@@ -282,7 +282,7 @@ class TextStats:
 
     def window_unique_char_ratio(self, window: int) -> float:
         """Distinct characters / characters over the first ``window`` non-space characters."""
-        chars = [c for c in self.text[: window * 2] if not c.isspace()][:window]
+        chars = "".join(self.text[: window * 2].split())[:window]  # split: C speed, str.isspace's whitespace
         return len(set(chars)) / len(chars) if chars else 0.0
 
 
