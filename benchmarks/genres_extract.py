@@ -31,8 +31,11 @@ and without comments, the same with ``fast=True``, the baseline), replays the
 stage's per-page choice from those parts with ``decide.py`` (same texts as the
 stage), and prints F1 and CPU cost of alternative configurations from the same
 parts: the cut-off ``OUTSIDE_SHARE`` raised, the precision pass with
-``fast=True``, and resiliparse first (trafilatura only where resiliparse's text
-looks wrong: too short, or a share of the whole page's text outside a band).
+``fast=True``, a recall-gap rule (``coverage``: the defaults also where the
+precision text leaves much of the estimate out), trafilatura's defaults kept
+over the estimate where the precision and default texts agree (``agree``), and
+resiliparse first (trafilatura only where resiliparse's text looks wrong: too
+short, or a share of the whole page's text outside a band).
 """
 
 from __future__ import annotations
@@ -258,22 +261,40 @@ def page_parts(html: str, url: str | None) -> dict | None:
     return o
 
 
-def replay(o: dict, outside: float | None = None, precision: str = "precision") -> tuple[str, float, int]:
-    """The stage's choice replayed from a page's parts: ``(text, CPU s, trafilatura passes)``."""
+def replay(o: dict, outside: float | None = None, precision: str = "precision", short: float | None = None,
+           coverage: float | None = None, agree: float | None = None) -> tuple[str, float, int]:
+    """The stage's choice replayed from a page's parts: ``(text, CPU s, trafilatura passes)``.
+
+    Alternatives measured with it (the stage's own choice when all are None): ``outside`` and
+    ``short`` replace ``OUTSIDE_SHARE`` and ``SHORT_SHARE``; ``coverage``: a page whose precision
+    text leaves more than this share of the estimate's tokens out goes to the defaults as well (a
+    recall-gap rule); ``agree``: on a page still short of the estimate after the comments pass, keep
+    trafilatura's defaults instead of the estimate when the precision and default texts agree (each
+    has at most this share of its tokens outside the other).
+    """
     from jinglian.stages.extract import decide as dc
 
     cost = o["t_parse"] + o["t_title"] + o["t_date"] + o["t_nav"] + o[f"t_{precision}"] + o["t_resiliparse"]
-    saved, dc.OUTSIDE_SHARE = dc.OUTSIDE_SHARE, outside if outside is not None else dc.OUTSIDE_SHARE
+    saved = dc.OUTSIDE_SHARE, dc.SHORT_SHARE
+    dc.OUTSIDE_SHARE = outside if outside is not None else dc.OUTSIDE_SHARE
+    dc.SHORT_SHARE = short if short is not None else dc.SHORT_SHARE
     try:
         choice = dc.verdict(o[precision], o["resiliparse"])
     finally:
-        dc.OUTSIDE_SHARE = saved
+        dc.OUTSIDE_SHARE, dc.SHORT_SHARE = saved
+    precise, estimate = dc.token_counts(o[precision]), dc.token_counts(o["resiliparse"])
+    if choice == dc.PRECISION and coverage is not None and dc.outside_share(estimate, precise) > coverage:
+        choice = dc.DEFAULT
     if choice == dc.PRECISION:
         return o[precision], cost, 1
     text, cost, passes = o["defaults"], cost + o["t_defaults"], 2
     if choice == dc.SHORT and not dc.long_enough(text, o["resiliparse"]):
-        text, _ = dc.pick_short(text, o["comments"], o["resiliparse"])
         cost, passes = cost + o["t_comments"], 3
+        fallback = dc.token_counts(text)
+        if (agree is not None and precise and not dc.long_enough(o["comments"], o["resiliparse"])
+                and dc.outside_share(precise, fallback) <= agree and dc.outside_share(fallback, precise) <= agree):
+            return dc.drop_repeated_lines(text), cost, passes
+        text, _ = dc.pick_short(text, o["comments"], o["resiliparse"])
     return dc.drop_repeated_lines(text), cost, passes
 
 
@@ -303,6 +324,10 @@ def run_passes(bench_dir: Path | str | None = None, datasets: set[str] | None = 
         "stage (replayed)": lambda o: replay(o),
         "OUTSIDE_SHARE 0.2": lambda o: replay(o, outside=0.2),
         "precision fast=True": lambda o: replay(o, precision="precision_fast"),
+        "defaults kept when precision and defaults agree (0.05)": lambda o: replay(o, agree=0.05),
+        "coverage 0.5 (estimate tokens outside precision)": lambda o: replay(o, coverage=0.5),
+        "coverage 0.3": lambda o: replay(o, coverage=0.3),
+        "fast=True, SHORT 0.15, OUTSIDE 0.05, coverage 0.4": lambda o: replay(o, 0.05, "precision_fast", 0.15, 0.4),
         "resiliparse only": lambda o: resiliparse_first(o, 0.0, 1.01, 0),
         "resiliparse first [0.2, 0.8], >= 50": lambda o: resiliparse_first(o, 0.2, 0.8, 50),
         "resiliparse first [0.3, 0.7], >= 100": lambda o: resiliparse_first(o, 0.3, 0.7, 100),
