@@ -22,3 +22,13 @@ def test_replay_gives_the_stage_text(make):
     stage_text, summary = extract_text(html, isolate=False)
     assert text.strip() == stage_text
     assert cost > 0 and passes == {"precision": 1, "default": 2, "default+comments": 3, "resiliparse": 3}[next(iter(summary["text_from"]))]
+
+
+def test_replayed_alternatives_change_only_the_choice_they_name():
+    # the --passes alternatives are scored from the same parts: a rule that fires sends the page to the defaults pass
+    parts = genres_extract.page_parts(table_layout_page(), None)
+    kept, _, passes = genres_extract.replay(parts)
+    assert passes == 1 and kept == parts["precision"]
+    text, cost, passes = genres_extract.replay(parts, coverage=-1.0)  # any share of the estimate left out is too much
+    assert passes == 2 and text.strip() == parts["defaults"].strip() and cost > genres_extract.replay(parts)[1]
+    assert genres_extract.replay(parts, agree=0.05, coverage=None)[0] == kept  # agreement only acts on short pages
