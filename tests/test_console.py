@@ -200,6 +200,21 @@ def test_small_jobs_run_in_process_unless_ray_is_asked_for(tmp_path, monkeypatch
     assert not choose_engine(None, None, tasks_of(big), cpus=1, ray_running=False).use_ray
     assert not choose_engine(None, None, tasks_of(big[:1] * 1), cpus=8, ray_running=False).use_ray  # one partition
     assert not choose_engine(False, None, tasks_of(big), cpus=8, ray_running=False).use_ray
+    # stages that keep every CPU busy in one process (tokenize's threads): in-process at any size
+    busy = choose_engine(None, None, tasks_of(big), cpus=8, ray_running=False, stages_busy_every_cpu=True)
+    assert not busy.use_ray and "every CPU" in busy.reason
+    assert choose_engine(True, None, tasks_of(big), cpus=8, ray_running=False, stages_busy_every_cpu=True).use_ray
+
+
+def test_tokenize_on_every_cpu_keeps_every_cpu_busy_and_filter_does_not():
+    from jinglian.stages.filter import FilterStage
+    from jinglian.stages.token_shards.stage import TokenizeParams, TokenizeStage, worker_cpus
+
+    assert TokenizeStage.busies_every_cpu(TokenizeParams())  # num_threads 0: every CPU
+    assert TokenizeStage.busies_every_cpu(TokenizeParams(num_threads=worker_cpus()))
+    if worker_cpus() > 1:
+        assert not TokenizeStage.busies_every_cpu(TokenizeParams(num_threads=1))
+    assert not FilterStage.busies_every_cpu(FilterStage.Params())
 
 
 def test_ray_address_from_the_environment_means_the_cluster(tmp_path, monkeypatch):

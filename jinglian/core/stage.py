@@ -78,6 +78,14 @@ class Stage:
         nothing to check. Must not load heavy resources (the driver would pay for them).
         """
 
+    @classmethod
+    def busies_every_cpu(cls, params) -> bool:
+        """Whether this stage, run in one process with ``params``, keeps every CPU busy by itself (its own
+        threads). When every stage of a job does, Ray's workers on one machine would add only their
+        start-up, so the engine runs the job in-process (``pipeline.ray_runtime.choose_engine``).
+        Default: no, a stage computes on one CPU."""
+        return False
+
     def setup(self) -> None:
         """Load heavy resources. Called once per worker before the first batch."""
 

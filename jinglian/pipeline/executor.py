@@ -91,7 +91,8 @@ def _run_claimed(job: Job, options: RunOptions, lock=None) -> dict:
         tasks = _input_tasks(job)
         if not tasks:
             raise JobError(f"{job.file}: input: no input files found")
-        engine = choose_engine(options.use_ray, options.address, tasks)
+        busy = all(spec.cls.busies_every_cpu(spec.params) for spec in job.stages)
+        engine = choose_engine(options.use_ray, options.address, tasks, stages_busy_every_cpu=busy)
         options = dataclasses.replace(options, use_ray=engine.use_ray)
         log(f"jinglian: job {job.name!r}: {len(tasks)} partitions, {len(job.stages)} stages -> {job.output}")
         log(f"jinglian: running {engine.reason}")

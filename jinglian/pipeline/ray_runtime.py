@@ -4,7 +4,8 @@ Ray's fixed cost on a small machine is seconds (``ray.init``, a worker process
 per actor importing the stack, shutdown; BENCHMARKS.md, Engine) while a small
 job's work takes a fraction of a second. Unless told otherwise, a run below
 ``IN_PROCESS_BELOW_BYTES`` of input, or with a single partition, or on a
-one-CPU machine, runs in this process and says so. An explicit choice always
+one-CPU machine, or whose every stage keeps all CPUs busy by itself (tokenize's
+encoding threads), runs in this process and says so. An explicit choice always
 wins: ``--ray``/``--no-ray``; ``--address`` (or ``RAY_ADDRESS``, which ``ray job
 submit`` sets) always runs on that cluster.
 
@@ -74,10 +75,13 @@ def _ray_running_here() -> bool:
 
 
 def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | None = None,
-                  ray_running: bool | None = None) -> EngineChoice:
+                  ray_running: bool | None = None, stages_busy_every_cpu: bool = False) -> EngineChoice:
     """``use_ray`` None means: decide from the job's size (see the module's docstring).
 
     ``cpus`` and ``ray_running`` (whether this process already runs Ray) default to this machine's.
+    ``stages_busy_every_cpu``: every stage of the job keeps all CPUs busy in one process by itself
+    (``Stage.busies_every_cpu``, e.g. tokenize's encoding threads), so on this machine Ray's workers
+    would add their start-up and nothing in parallel: such a job runs in-process at any size.
     """
     address = address or os.environ.get("RAY_ADDRESS")
     if use_ray is False:
@@ -96,6 +100,9 @@ def choose_engine(use_ray: bool | None, address: str | None, tasks, cpus: int | 
         return EngineChoice(False, "in this process: one CPU, nothing to run in parallel (--ray forces Ray)")
     if len(tasks) < 2:
         return EngineChoice(False, "in this process: one input partition, nothing to run in parallel (--ray forces Ray)")
+    if stages_busy_every_cpu:
+        return EngineChoice(False, "in this process: its stages keep every CPU busy by themselves (threads), "
+                                   "Ray's workers would only add their start-up (--ray forces Ray)")
     size = estimated_input_bytes(tasks)
     if size < IN_PROCESS_BELOW_BYTES:
         return EngineChoice(False, f"in this process: the inputs (about {_human_size(size)}) are under "

@@ -2,7 +2,8 @@
 
 One named actor per object and run: created by the first worker that asks (``get_if_exists``),
 named after the object, the stage's work directory and the Ray job id, and owned by that worker,
-so it lasts while the segment's actor pool does and leaves nothing behind on a long-lived cluster.
+so it lasts while the run's actor pool does (the whole run: its actors serve every segment) and leaves
+nothing behind on a long-lived cluster.
 A re-run of the job is a new Ray job and so gets new objects. If the owning worker dies, the next
 call makes a fresh object with the same factory (the crawl frontier reads its journals back).
 

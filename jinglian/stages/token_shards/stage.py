@@ -86,6 +86,10 @@ class TokenizeStage(Stage):
     name = "tokenize"
     Params = TokenizeParams
 
+    @classmethod
+    def busies_every_cpu(cls, params) -> bool:
+        return params.num_threads == 0 or params.num_threads >= worker_cpus()  # 0: every CPU (setup)
+
     def tokenizer_path(self) -> str:
         if self.params.tokenizer == TOKENIZER_FROM_OUTPUT:
             return os.path.abspath(os.path.join(self.context.output_dir, "tokenizer", "tokenizer.model"))
