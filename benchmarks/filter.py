@@ -13,7 +13,7 @@ defaults do, against our routed default (English sets for non-CJK documents,
     python benchmarks/filter.py [--laws N] [--samples K] [--baseline-tree DIR]
 
 ``--baseline-tree`` names a checkout of an earlier commit (e.g. ``git worktree add
-/tmp/filter-base HEAD~``): its filter and ours run on the same texts in the same run, each
+../filter-base HEAD~``): its filter and ours run on the same texts in the same run, each
 in a child process of its own, in alternating rounds, and the throughput ratio is printed
 (``--baseline-tree .``, the repository against itself, checks that the comparison is fair: ~1.00).
 ``--throughput-only`` skips the keep-rate tables and the demo corpus.

@@ -24,7 +24,7 @@ Prints wall seconds, pages (documents) per second, CPU seconds per 1,000 inputs 
 memory of the whole process tree (sum of RSS and of PSS, and the largest single worker, sampled
 every 50 ms with psutil), per stage where each tool reports it, and the jinglian / datatrove ratios.
 
-    python benchmarks/scale.py --datatrove-python /work/venv-dt/bin/python
+    python benchmarks/scale.py --datatrove-python VENV/bin/python
     python benchmarks/scale.py --sizes 1 --pages 200 --docs 5000      # a quick look
     python benchmarks/scale.py --only warc --sizes 4 --pages 50 --rounds 3   # 3 rounds, alternating who goes first
 """
@@ -287,8 +287,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["warc", "text"], help="run one of the two benchmarks")
     parser.add_argument("--side", choices=["jinglian", "datatrove"], help="run one side only (e.g. to redo a failed run)")
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "jinglian-scale"), help="inputs and outputs (replaced)")
-    parser.add_argument("--datatrove-python", default="/work/venv-dt/bin/python",
-                        help="a Python with datatrove[processing] installed (its own venv)")
+    parser.add_argument("--datatrove-python", default=os.environ.get("DATATROVE_PYTHON"),
+                        help="a Python with datatrove[processing] installed (its own venv); default $DATATROVE_PYTHON")
     parser.add_argument("--datatrove-text-language", default="cmn",
                         help="datatrove's word tokenizer for the text corpus (mostly Chinese: cmn, spaCy + jieba)")
     args = parser.parse_args()
@@ -299,7 +299,7 @@ def main() -> None:
     dt = args.datatrove_python if args.datatrove_python and os.path.exists(args.datatrove_python) else None
     if dt is None:
         print(f"datatrove side SKIPPED: no interpreter at {args.datatrove_python!r} "
-              "(python3 -m venv /work/venv-dt && /work/venv-dt/bin/pip install 'datatrove[processing]' spacy jieba)")
+              "(python3 -m venv VENV && VENV/bin/pip install 'datatrove[processing]' spacy jieba, then --datatrove-python VENV/bin/python)")
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = [args.only] if args.only else ["warc", "text"]
     pool = pieces(data, int(max(sizes) * args.docs * 0.6)) if "text" in kinds else []
