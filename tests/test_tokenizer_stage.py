@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
 
     from jinglian.tokenizers import commands
 
-    assert "jinglian.tokenizers.commands" in COMMAND_MODULES
+    assert COMMAND_MODULES["tokenizer"] == "jinglian.tokenizers.commands"
     parser = argparse.ArgumentParser(prog="jinglian")
     commands.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
