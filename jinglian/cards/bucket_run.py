@@ -20,7 +20,7 @@ import tempfile
 
 from jinglian.cards.rundata import RunDirError
 from jinglian.core.object_store import ObjectStore, file_digest
-from jinglian.pipeline.run_store import FINAL_KINDS
+from jinglian.core.run_layout import FINAL_KINDS, LOCK_FILE
 
 RUN_FILES = ("stats.json", "_job.json")
 AS_THEY_ARE = ("tokens/", "tokenizer/")  # not partition data: no markers, fetched whole
@@ -50,8 +50,6 @@ def fetch_run(store: ObjectStore, into: str, kinds=FINAL_KINDS, shards: bool = T
 
     Raises :class:`RunDirError` when the run is unfinished (no ``stats.json``) or a marked object is
     missing or differs from its marker (the run must be re-run to repair it)."""
-    from jinglian.pipeline.output_guard import LOCK_FILE
-
     present = store.sizes()
     if "stats.json" not in present:
         raise RunDirError(f"{store.url}: no stats.json (not a finished jinglian run)")

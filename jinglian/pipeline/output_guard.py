@@ -36,11 +36,10 @@ import socket
 import time
 
 from jinglian.core.atomic import write_json_atomic
+from jinglian.core.run_layout import LOCK_FILE, RUN_MARKER
 from jinglian.core.filesystem import has_magic, is_remote, protocol
 from jinglian.pipeline.job import Job, JobError
 
-RUN_MARKER = "_job.json"
-LOCK_FILE = ".jinglian.lock"
 # Everything a run (curation, card, pretraining after the run) writes at the top of its output,
 # in the order --overwrite removes it: commit markers first, the run marker last, so that a
 # removal cut short leaves a directory that is still a run and resumes or overwrites cleanly.

@@ -32,9 +32,9 @@ import tempfile
 
 from jinglian.core.filesystem import is_remote
 from jinglian.core.object_store import ObjectStore, file_digest
+from jinglian.core.run_layout import FINAL_KINDS
 
 STAGING_MARKER = "_staging.json"
-FINAL_KINDS = ("docs", "rejected", "errors")
 STAGING_ENTRIES = ("_work", "_logs", *FINAL_KINDS)  # what a run writes in its staging directory
 _PART = re.compile(r"^part-(\d+)\.parquet$")
 
