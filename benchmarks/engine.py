@@ -73,16 +73,22 @@ def write_inputs(directory: str, files: int, docs_per_file: int) -> list[str]:
     return paths
 
 
-def write_small_job(directory: str) -> str:
-    """The 20-document job of the start-up figures (2 files, normalize -> dedup -> pii), output in ``directory/out``."""
-    os.makedirs(os.path.join(directory, "in"))
-    write_inputs(os.path.join(directory, "in"), 2, 10)
-    job_path = os.path.join(directory, "small.yaml")
+def write_dedup_job(directory: str, name: str, files: int, docs_per_file: int) -> str:
+    """A job of ``files`` JSONL files x ``docs_per_file`` docs, normalize | dedup (barrier) | pii, output in
+    ``directory/out``; returns the job file's path."""
+    os.makedirs(os.path.join(directory, "in"), exist_ok=True)
+    write_inputs(os.path.join(directory, "in"), files, docs_per_file)
+    job_path = os.path.join(directory, f"{name}.yaml")
     with open(job_path, "w") as f:
-        json.dump({"name": "small", "output": os.path.join(directory, "out"),
+        json.dump({"name": name, "output": os.path.join(directory, "out"),
                    "input": [{"path": os.path.join(directory, "in", "in-*.jsonl"), "format": "jsonl"}],
                    "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
     return job_path
+
+
+def write_small_job(directory: str) -> str:
+    """The 20-document job of the start-up figures (2 files x 10 docs)."""
+    return write_dedup_job(directory, "small", 2, 10)
 
 
 def plain_loop(paths: list[str], out_dir: str, batch_size: int = 256) -> int:
@@ -114,15 +120,8 @@ def _timed(name, fn, steps):
 
 
 def write_fixed_cost_job(directory: str) -> str:
-    """The tiny job of ``--fixed-cost``: 4 JSONL files x 50 docs, normalize | dedup (barrier) | pii."""
-    os.makedirs(os.path.join(directory, "in"), exist_ok=True)
-    write_inputs(os.path.join(directory, "in"), 4, 50)
-    job_path = os.path.join(directory, "fixed.yaml")
-    with open(job_path, "w") as f:
-        json.dump({"name": "fixed", "output": os.path.join(directory, "out"),
-                   "input": [{"path": os.path.join(directory, "in", "in-*.jsonl"), "format": "jsonl"}],
-                   "stages": [{"normalize": {}}, {"dedup": {}}, {"pii": {}}]}, f)
-    return job_path
+    """The tiny job of ``--fixed-cost`` (4 files x 50 docs)."""
+    return write_dedup_job(directory, "fixed", 4, 50)
 
 
 def fixed_cost_run(job_path: str) -> dict:
