@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.common import bench_data, print_machine  # noqa: E402
 from benchmarks.engine import write_small_job  # noqa: E402
-from benchmarks.filter import _BASELINE_WORKER, load_corpora  # noqa: E402
+from benchmarks.filter import _FILTER_WORKER, load_corpora  # noqa: E402
 
 # One worker per tree: loads the pages once, then times one pass over them per line read from stdin.
 _EXTRACT_WORKER = (
@@ -95,7 +95,7 @@ def filter_rounds(trees: dict[str, str], texts: list[str], rounds: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as f:
         json.dump(texts, f, ensure_ascii=False)
     try:
-        return worker_rounds({name: [sys.executable, "-c", _BASELINE_WORKER, tree, f.name] for name, tree in trees.items()},
+        return worker_rounds({name: [sys.executable, "-c", _FILTER_WORKER, tree, f.name] for name, tree in trees.items()},
                              trees, rounds)
     finally:
         os.unlink(f.name)
