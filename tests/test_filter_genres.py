@@ -201,3 +201,26 @@ def test_bracket_titles_are_weighed_by_characters():
     listing = "\n".join(["【干货】二百个建筑工程施工技术强制措施", "【分享】燃气入户安检的依据", "【推荐】装修排线的六个误区",
                          "【必看】造价实操技能", "今天的内容就到这里。"])
     assert not chinese.bracket_lines(TextStats(listing, is_cjk=True), chinese.Thresholds()).keep
+
+
+def test_a_line_with_a_finished_sentence_inside_is_prose_whatever_its_last_words():
+    # paragraphs that close with a credit or a sign-off instead of a full stop, as market notes and wire photos do
+    notes = "\n".join([
+        "今日汇市点评",
+        "美元指数昨日小幅回落，欧元兑美元在欧洲时段一度上涨。市场等待周四公布的通胀数据，交投相对清淡，短线仅供参考",
+        "日元走势仍受利差主导，日本央行维持宽松政策不变。阻力位：一百四十五，支撑位：一百四十二，短线仅供参考",
+        "澳元受大宗商品价格支撑，铁矿石期货连续三日上涨。今日以震荡为主，短线仅供参考",
+        "某某投资管理有限公司研究部",
+        "电话：010-12345678 传真：010-12345679"])
+    assert chinese.terminal_lines(TextStats(notes, is_cjk=True), chinese.Thresholds()).keep
+    forum = "\n".join(["看完这部电影的一点感想", "画面很美，配乐也好.可惜节奏太慢了 ---- 签名：做一只快乐的猫",
+                       "同意楼上的看法。结尾有点仓促 ---- 签名：今天也要早睡", "我倒觉得慢一点正好.留白很多 ---- 签名：山高水长",
+                       "发布时间 2005-07-22 20:37", "版主 编辑于 2005-07-23"])
+    assert chinese.terminal_lines(TextStats(forum, is_cjk=True), chinese.Thresholds()).keep
+    # a list of titles has no sentence anywhere: still rejected; so is a list of prices ("3.5" is not a full stop)
+    titles = "\n".join(["最新文章", "建筑工程施工技术强制措施汇总", "给你的安装造价技巧和经验分享", "恒大集团工程质量监察细则全文",
+                        "家中装修排线的六个常见误区", "说说关于静脉留置针的那些事儿"])
+    assert not chinese.terminal_lines(TextStats(titles, is_cjk=True), chinese.Thresholds()).keep
+    prices = "\n".join(["今日菜价", "白菜每斤1.5元 萝卜每斤2.0元", "猪肉每斤13.5元 牛肉每斤38.0元", "鸡蛋每斤5.5元 鸭蛋每斤7.0元",
+                        "大米每斤2.8元 面粉每斤2.6元", "食用油每升12.0元 酱油每瓶8.5元"])
+    assert not chinese.terminal_lines(TextStats(prices, is_cjk=True), chinese.Thresholds()).keep

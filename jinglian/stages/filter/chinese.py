@@ -45,6 +45,9 @@ INFORMAL_ENDINGS = ("~", "～")
 READ_MORE_ENDINGS = ("展开", "展开全文", "更多", "查看更多", "阅读全文", "查看全文", "阅读更多", "点击查看", "查看详情",
                      "下一页", "上一页", "返回顶部", "收起", "read more")
 ARROWS = " >》»→"
+# A full stop inside a line ("。", or "." typed after a Han character): the line holds a finished sentence, whatever
+# its last words are (a credit "新华社发", a sign-off "仅供参考", a forum signature).
+INNER_FULL_STOP_RE = re.compile(f"。.|(?<=[{HAN_RANGES}])\\.(?=[^\\d.])")
 # A line of digits, punctuation, symbols and spaces only: page numbers, counters, cut-off timestamps ("29 14:17"),
 # a stray "29 ]" -- page furniture the extractor left in. Lines with "=", "$" or a backslash are formulas.
 NUMERIC_LINE_RE = re.compile(r"[\d\W_]*\d[\d\W_]*")
@@ -163,7 +166,9 @@ def _line_rule(name: str, s: TextStats, t: Thresholds, predicate, limit: float, 
 
 def terminal_lines(s: TextStats, t: Thresholds) -> Verdict:
     """Share of prose lines ending a sentence. Not prose: the first line and Markdown headings (Chinese titles
-    never end with punctuation), list items, and short lines (an ingredient, a one-word comment, a subheading)."""
+    never end with punctuation), list items, and short lines (an ingredient, a one-word comment, a subheading).
+    A line with a full stop inside ends a sentence too: a paragraph may close with its credit ("……见面。新华社发"),
+    a sign-off ("……短线操作仅供参考") or a forum signature; a title, a menu or a price list has no full stop at all."""
     body = [line for line in s.lines[1:] if not line.startswith("#") and len(line) > t.short_line_chars
             and not LIST_ITEM_RE.match(line)]
     # A share of one or two prose lines says nothing (a one-paragraph news item ending with its photo credit).
@@ -175,6 +180,8 @@ def terminal_lines(s: TextStats, t: Thresholds) -> Verdict:
 
 def _ends_utterance(line: str) -> bool:
     if line.endswith(TERMINAL_PUNCTUATION) or line.endswith(INFORMAL_ENDINGS):
+        return True
+    if INNER_FULL_STOP_RE.search(line):
         return True
     return line.endswith("]") and EMOTICON_RE.search(line[-10:]) is not None
 
