@@ -14,6 +14,12 @@ separates prose from lists and spam), and line breaks become ``NL`` so page
 structure (menus, lists of short lines) is visible. Only the first
 ``max_chars`` characters are used: quality is evident early, and scoring stays
 fast on long documents.
+
+The classifier reads the text the filter judges (:func:`~jinglian.stages.filter.text_stats.prose`):
+Markdown table rows keep only their cells of sentence length, and fenced code
+blocks go. A table-layout page (an old news or blog site puts its calendar,
+menus and article in table cells) would otherwise spend the first ``max_chars``
+on ``| 日 | 一 | 二 |`` rows and be scored on its furniture, not its article.
 """
 
 from __future__ import annotations
@@ -21,9 +27,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from jinglian.stages.filter.text_stats import CJK_RANGES
+from jinglian.stages.filter.text_stats import CJK_RANGES, prose
 
 MAX_CHARS = 1000
+# prose() runs on this many times max_chars: enough for the prose after a page's leading furniture rows, and
+# bounded, so a long document costs no more than a short one.
+PROSE_WINDOW = 8
 _DIGITS_RE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -40,5 +49,6 @@ _SPACING = _spacing_table()
 
 
 def features(text: str, max_chars: int = MAX_CHARS) -> str:
+    text = prose(text[: PROSE_WINDOW * max_chars])
     # Runs of spaces are fine: fastText splits on any whitespace run.
     return _DIGITS_RE.sub(" 0 ", text[:max_chars].lower()).translate(_SPACING).replace("\r", " ")
