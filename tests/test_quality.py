@@ -193,3 +193,11 @@ def test_training_failure_in_the_child_process_is_reported(tmp_path):
     with pytest.raises(RuntimeError, match="fastText training failed"):
         train_process.run(str(tmp_path / "missing.txt"), str(tmp_path / "m.bin"), {"epoch": 1})
     assert not (tmp_path / "m.bin").exists()
+
+
+def test_features_read_the_prose_of_a_table_layout_page_not_its_furniture():
+    article = "洞庭湖是中国第二大淡水湖，湖区气候温和，物产丰富，自古就有鱼米之乡的美称。"
+    page = "\n".join(["| 日 | 一 | 二 | 三 | 四 | 五 | 六 |", "| 1 | 2 | 3 | 4 | 5 | 6 | 7 |", f"| 文章 | {article} |"])
+    tokens = features(page).split()
+    assert "|" not in tokens and "一" not in tokens[:5]  # the calendar's cells are not read
+    assert "".join(t for t in tokens if t != "NL") == features(article).replace(" ", "")
