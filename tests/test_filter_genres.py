@@ -224,3 +224,13 @@ def test_a_line_with_a_finished_sentence_inside_is_prose_whatever_its_last_words
     prices = "\n".join(["今日菜价", "白菜每斤1.5元 萝卜每斤2.0元", "猪肉每斤13.5元 牛肉每斤38.0元", "鸡蛋每斤5.5元 鸭蛋每斤7.0元",
                         "大米每斤2.8元 面粉每斤2.6元", "食用油每升12.0元 酱油每瓶8.5元"])
     assert not chinese.terminal_lines(TextStats(prices, is_cjk=True), chinese.Thresholds()).keep
+
+
+def test_a_text_about_one_listed_subject_is_not_spam_but_mixed_trade_words_are():
+    th = chinese.Thresholds()
+    history = ("十二世纪，威尼斯人在君士坦丁堡享有贸易特权。皇帝曾试图取消威尼斯人的特权，威尼斯人随即派出舰队劫掠沿海岛屿。"
+               "最终皇帝让步，威尼斯人的商站得以保留。")
+    verdict = chinese.bad_words(TextStats(history, is_cjk=True), th)
+    assert verdict.keep and verdict.value > th.max_bad_words_per_1k  # dense, but one term: a subject, not a trade
+    spam = "威尼斯人现金网，注册送彩金，百家乐真人荷官在线发牌。" + history
+    assert not chinese.bad_words(TextStats(spam, is_cjk=True), th).keep

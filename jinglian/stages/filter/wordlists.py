@@ -51,3 +51,9 @@ def count_terms(text: str, terms, word_boundaries: bool = False) -> int:
     if not any(t.lower() in lower for t in terms):
         return 0
     return len(_term_pattern(terms, word_boundaries).findall(lower))
+
+
+def distinct_terms(text: str, terms, word_boundaries: bool = False) -> int:
+    """How many different ``terms`` occur in ``text`` (case-insensitive; matched as :func:`count_terms` matches
+    them, longest first, so "注册送彩金" is one term, not also "彩金")."""
+    return len(set(_term_pattern(tuple(terms), word_boundaries).findall(text.lower())))
