@@ -288,3 +288,24 @@ def test_params_reach_the_extraction_in_and_out_of_the_child_process(isolate):
     assert not any(v in text for _, v in SPECS)
     with pytest.raises(AttributeError):
         ExtractParams().decide = False  # frozen: what setup() handed the child cannot drift from self.params
+
+
+def test_trafilatura_leaves_the_tree_it_is_given_unchanged():
+    # extract_page hands one parsed tree to every pass (and to the title and date look-ups) without a copy
+    import trafilatura
+    from htmldate import find_date
+    from lxml import etree
+    from trafilatura.metadata import extract_title
+
+    from jinglian.stages.extract.stage import parse_page
+
+    for html in (forum_thread(), comment_page(), product_page(), table_layout_page()):
+        _, tree = parse_page(html)
+        before = etree.tostring(tree, encoding="unicode")
+        extract_title(tree)
+        find_date(tree, original_date=True, extensive_search=False)
+        trafilatura.bare_extraction(tree, favor_precision=True, include_comments=False)
+        trafilatura.extract(tree, include_comments=False)
+        trafilatura.extract(tree, include_comments=True)
+        assert etree.tostring(tree, encoding="unicode") == before
+

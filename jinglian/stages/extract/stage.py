@@ -17,7 +17,6 @@ some Chinese pages, where it finds the same date.
 from __future__ import annotations
 
 import json
-from copy import deepcopy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,9 +86,11 @@ def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | No
     # htmldate with the parameters trafilatura's own metadata pass uses: publication date, none after today
     date = find_date(tree, url=url, original_date=True, extensive_search=params.date_extensive_search,
                      max_date=datetime.now().astimezone().strftime("%Y-%m-%d"))
-    page = html  # what a fallback extraction reads: the page, less its navigation tables
-    if params.drop_navigation_tables and drop_navigation_tables(tree):
-        page = deepcopy(tree) if decide else None  # bare_extraction prunes the tree it is given
+    if params.drop_navigation_tables:
+        drop_navigation_tables(tree)
+    # every pass reads this one tree (the page less its navigation tables): trafilatura 2 works on a copy of a
+    # tree it is given (test_trafilatura_leaves_the_tree_it_is_given_unchanged), and extract_title and find_date
+    # do not change it, so the passes need neither a copy of their own nor a re-parse of the page
     doc = trafilatura.bare_extraction(tree, url=url, favor_precision=params.favor_precision,
                                       favor_recall=params.favor_recall, include_comments=params.include_comments,
                                       include_tables=params.include_tables)
@@ -100,9 +101,7 @@ def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | No
         if choice != PRECISION:
 
             def defaults(comments: bool) -> str:
-                # trafilatura's defaults on a fresh tree: the first pass pruned this one, and so does each call
-                fresh = deepcopy(page) if not isinstance(page, str) else page
-                return trafilatura.extract(fresh, url=url, include_comments=comments) or ""
+                return trafilatura.extract(tree, url=url, include_comments=comments) or ""
 
             comments = params.include_comments
             text, source = defaults(comments), "default"
