@@ -234,3 +234,24 @@ def test_a_text_about_one_listed_subject_is_not_spam_but_mixed_trade_words_are()
     assert verdict.keep and verdict.value > th.max_bad_words_per_1k  # dense, but one term: a subject, not a trade
     spam = "威尼斯人现金网，注册送彩金，百家乐真人荷官在线发牌。" + history
     assert not chinese.bad_words(TextStats(spam, is_cjk=True), th).keep
+
+
+def test_field_lines_of_a_record_are_data_not_unfinished_sentences():
+    agenda = "\n".join([
+        "第四届经济学年会会议议程",
+        "十二月十日全天 代表报到注册",
+        "地点：南开大学校内明珠园宾馆大堂",
+        "时间：上午八点三十分至下午五点",
+        "十二月十一日上午 开幕式与主题演讲",
+        "地点：南开大学伯苓楼一楼报告厅",
+        "主持人：经济学院院长周教授主持",
+        "咨询电话：022-23508981 转 8001",
+        "传真：022-23500216 会务组收",
+        "备注：请代表提前十分钟入场就座",
+        "会议期间提供午餐，请代表凭代表证到第二学生食堂用餐。"])
+    verdict = chinese.terminal_lines(TextStats(agenda, is_cjk=True), chinese.Thresholds())
+    assert verdict.keep and verdict.value > 0.3  # 1 of 3 prose lines; the 7 fields are not judged as sentences
+    assert chinese.FIELD_LINE_RE.match("游客咨询电话：58792888") and chinese.FIELD_LINE_RE.match("时长：01:45")
+    # a sentence that quotes someone is not a field: its "label" is longer than a field name or holds punctuation
+    assert not chinese.FIELD_LINE_RE.match("东方网记者曹磊5月13日报道：今年的旅游日")
+    assert not chinese.FIELD_LINE_RE.match("###网站优化 快速排名 联系QQ：12345")

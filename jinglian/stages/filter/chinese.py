@@ -57,6 +57,8 @@ SENTENCE_MARKS = ("。", "！", "？", "…", "”", "」")
 LIST_NUMBER_RE = re.compile(r"[(（〔\[]?[\d０-９]{1,3}[)）〕\].、．]?")
 # A list item: a bullet or a number before the text ("1. 鸡蛋洗净", "② 加盐", "- 面粉 200克").
 LIST_ITEM_RE = re.compile(r"^([-*•·●○■□▪◆◇★☆►▶]|[(（〔\[]?[\d０-９一二三四五六七八九十]{1,3}[)）〕\].、．:：]|[①-⑳])")
+# A field of a record: a short label, a colon and its value ("地点：南开大学", "游客咨询电话：58792888", "时长：01:45").
+FIELD_LINE_RE = re.compile(r"[^\s:：，,。！？!?]{1,6}[:：]")
 # SEO pages interleave pinyin with the characters to dodge duplicate detection: 烟(yan)台市(shi).
 PINYIN_RE = re.compile(f"[{HAN_RANGES}][(（][a-z]{{1,6}}[)）]")
 
@@ -79,8 +81,9 @@ class Thresholds:
     # Line rules need this many lines (calibrated: judging one-line paragraphs by lines is meaningless).
     min_lines_for_line_rules: int = 5
     # FineWeb-2 cmn_Hani line_punct_thr (0.106), counted over prose lines: lines after the title and Markdown
-    # headings, list items and lines of at most short_line_chars aside (ingredient lists, one-word comments and
-    # subheadings end without punctuation in every genre). Measured per genre in BENCHMARKS.md "Genres".
+    # headings, list items, field lines ("地点：…") and lines of at most short_line_chars aside (ingredient lists,
+    # one-word comments, subheadings, an agenda's or a listing's fields end without punctuation in every genre).
+    # Measured per genre in BENCHMARKS.md "Genres".
     min_terminal_line_frac: float = 0.106
     # A short line: FineWeb's 30 Latin characters ~ 10 Chinese characters.
     short_line_chars: int = 10
@@ -171,11 +174,12 @@ def _line_rule(name: str, s: TextStats, t: Thresholds, predicate, limit: float, 
 
 def terminal_lines(s: TextStats, t: Thresholds) -> Verdict:
     """Share of prose lines ending a sentence. Not prose: the first line and Markdown headings (Chinese titles
-    never end with punctuation), list items, and short lines (an ingredient, a one-word comment, a subheading).
+    never end with punctuation), list items, field lines of a record ("电话：…"), and short lines (an ingredient, a
+    one-word comment, a subheading).
     A line with a full stop inside ends a sentence too: a paragraph may close with its credit ("……见面。新华社发"),
     a sign-off ("……短线操作仅供参考") or a forum signature; a title, a menu or a price list has no full stop at all."""
     body = [line for line in s.lines[1:] if not line.startswith("#") and len(line) > t.short_line_chars
-            and not LIST_ITEM_RE.match(line)]
+            and not LIST_ITEM_RE.match(line) and not FIELD_LINE_RE.match(line)]
     # A share of one or two prose lines says nothing (a one-paragraph news item ending with its photo credit).
     if len(s.lines) < t.min_lines_for_line_rules or len(body) < MIN_PROSE_LINES:
         return Verdict(True, "terminal_line_frac", 0.0)
