@@ -309,3 +309,40 @@ def test_trafilatura_leaves_the_tree_it_is_given_unchanged():
         trafilatura.extract(tree, include_comments=True)
         assert etree.tostring(tree, encoding="unicode") == before
 
+
+def test_trafilatura_speedups_change_no_extraction():
+    from jinglian.stages.extract import trafilatura_speedups as speedups
+    from jinglian.stages.extract.stage import extract_page
+
+    pages = (forum_thread(), comment_page(), product_page(), table_layout_page())
+    shipped = [extract_page(p, None, ExtractParams(isolate=False, speedups=False)) for p in pages]
+    assert not speedups.installed()
+    faster = [extract_page(p, None, ExtractParams(isolate=False)) for p in pages]
+    assert speedups.installed()
+    assert faster == shipped
+
+
+def test_trafilatura_speedups_guard_only_what_cannot_match_an_absent_attribute():
+    from jinglian.stages.extract.trafilatura_speedups import guarded
+
+    assert guarded("re:test(@id, 'nav|menu')") == "((@id) and re:test(@id, 'nav|menu'))"
+    assert guarded("re:test(@id|@class, '^shar', 'i')") == "((@id|@class) and re:test(@id|@class, '^shar', 'i'))"
+    assert guarded("re:test(@class, 'x?') or @role") == "re:test(@class, 'x?') or @role"  # '' matches: unchanged
+
+
+def test_trafilatura_speedups_swap_in_place_and_back():
+    import trafilatura.xpaths as X
+    from trafilatura.utils import load_html
+
+    from jinglian.stages.extract import trafilatura_speedups as speedups
+
+    markup = ("<html><body><form><input name='q'><textarea></textarea><select><option>1</option></select>"
+              "<label>l</label></form><div class='a'>t</div><p>p</p></body></html>")
+    speedups.use(False)
+    shipped = list(X.OVERALL_DISCARD_XPATH)
+    classes = [type(e) for e in load_html(markup).iter()]
+    speedups.use(True)
+    assert X.OVERALL_DISCARD_XPATH[0] is not shipped[0] and "((@class) and re:test(@class" in X.OVERALL_DISCARD_XPATH[0].path
+    assert [type(e) for e in load_html(markup).iter()] == classes  # lxml.html's form classes, HtmlElement elsewhere
+    speedups.use(False)
+    assert X.OVERALL_DISCARD_XPATH == shipped
