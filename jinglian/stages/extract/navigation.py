@@ -25,10 +25,13 @@ def _tokens(text: str | None) -> int:
 
 
 def is_navigation_table(table) -> bool:
+    anchors = list(table.iter("a"))
+    if len(anchors) < MIN_LINKS:  # too few links whatever their text: decided before the table's text is read
+        return False
     total = _tokens(table.text_content())
     if total == 0:
         return False
-    links = [_tokens(a.text_content()) for a in table.iter("a")]
+    links = [_tokens(a.text_content()) for a in anchors]
     links = [n for n in links if n]
     if len(links) < MIN_LINKS:
         return False
