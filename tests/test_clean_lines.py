@@ -128,3 +128,19 @@ def test_lines_of_numbers_and_symbols_are_cut_list_numbers_formulas_notes_and_ta
     assert result.text.split("\n") == ["深入浅出的好文章，这篇放在评论版太可惜了。", "好医生", "1.", "x = 3 + 4",
                                        "| 2011 | 2012 |", "……”〔１８〕"]
     assert result.by_kind == {"numeric": 3} and result.lines_removed == 3
+
+
+def test_a_reprint_disclaimer_line_is_cut_a_sentence_of_the_author_about_it_stays():
+    disclaimers = ["声明：本网登载此文出于传递更多信息之目的，并不意味着赞同其观点或证实其描述。",
+                   "• 凡注明为其他媒体来源的信息，均为转载自其他媒体，转载并不代表本网赞同其观点。如有疑问请与本网联系。",
+                   "| 本网转载其他媒体稿件是为传播更多的信息，此类稿件不代表本网观点。 |  |",
+                   "风险提示：以上内容仅供参考，不构成投资建议。投资者据此操作，风险自担。"]
+    result = clean_text("\n".join([ARTICLE[0], *disclaimers, ARTICLE[1]]))
+    assert result.text == "\n".join(ARTICLE)
+    assert result.by_kind == {"disclaimer": 4}
+    # the author's own words about it later in a paragraph, a law's duty to vouch for documents, a question
+    kept = ["今年以来，多家门户网站调整了转载规则。记者注意到，不少网站在转载文章的末尾加上了一句说明：转载并不代表本网赞同其观点。",
+            "申请人应当向市场监督管理部门提交法律、行政法规规定的文件并对其真实性负责。",
+            "为什么转载的文章要写上不代表本网观点？"]
+    text = "\n".join([ARTICLE[0], *kept])
+    assert clean_text(text).text == text
