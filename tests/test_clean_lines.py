@@ -144,3 +144,15 @@ def test_a_reprint_disclaimer_line_is_cut_a_sentence_of_the_author_about_it_stay
             "为什么转载的文章要写上不代表本网观点？"]
     text = "\n".join([ARTICLE[0], *kept])
     assert clean_text(text).text == text
+
+
+def test_related_article_links_with_their_dates_are_cut_dated_text_and_ingredients_stay():
+    links = ["- 小学规定学生当志愿者可免做寒假作业 01/17 02:00", "- 01/12 01:30和你一起过年 相机热销价3999元",
+             "- 第六届年会经济学院长联席会召开(2006-12-16)", "• 市区新增三条公交线路 2012-01-17"]
+    result = clean_text("\n".join([ARTICLE[0], ARTICLE[1], "相关新闻", *links]))
+    assert result.text == "\n".join([*ARTICLE, "相关新闻"]) and result.by_kind == {"navigation": 4}
+    kept = ["- 面粉 2-3 勺", "- 鸡蛋 1-2 个", "- 2.5 kg 大米",  # quantities, not dates
+            "- 2012-01-17 凌晨，震中附近的居民已全部撤离。",  # a timeline entry is a sentence
+            "- 12/25 平安夜的晚会。", "- 2011-03-11 日本东北部发生九级地震"]  # a timeline's date has no time
+    text = "\n".join([ARTICLE[0], *kept])
+    assert clean_text(text).text == text
