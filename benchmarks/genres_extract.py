@@ -262,7 +262,7 @@ def page_parts(html: str, url: str | None) -> dict | None:
 
 
 def replay(o: dict, outside: float | None = None, precision: str = "precision", short: float | None = None,
-           coverage: float | None = None, agree: float | None = None) -> tuple[str, float, int]:
+           coverage: float | None = None, agree: float | None = None, fill: bool = True) -> tuple[str, float, int]:
     """The stage's choice replayed from a page's parts: ``(text, CPU s, trafilatura passes)``.
 
     Alternatives measured with it (the stage's own choice when all are None): ``outside`` and
@@ -270,9 +270,11 @@ def replay(o: dict, outside: float | None = None, precision: str = "precision", 
     text leaves more than this share of the estimate's tokens out goes to the defaults as well (a
     recall-gap rule); ``agree``: on a page still short of the estimate after the comments pass, keep
     trafilatura's defaults instead of the estimate when the precision and default texts agree (each
-    has at most this share of its tokens outside the other).
+    has at most this share of its tokens outside the other); ``fill``: the interior fill of a page
+    that keeps its precision text (``interior_fill.py``, on in the stage).
     """
     from jinglian.stages.extract import decide as dc
+    from jinglian.stages.extract.interior_fill import interior_fill
 
     cost = o["t_parse"] + o["t_title"] + o["t_date"] + o["t_nav"] + o[f"t_{precision}"] + o["t_resiliparse"]
     saved = dc.OUTSIDE_SHARE, dc.SHORT_SHARE
@@ -286,7 +288,8 @@ def replay(o: dict, outside: float | None = None, precision: str = "precision", 
     if choice == dc.PRECISION and coverage is not None and dc.outside_share(estimate, precise) > coverage:
         choice = dc.DEFAULT
     if choice == dc.PRECISION:
-        return o[precision], cost, 1
+        # the fill's CPU (alignment of two texts, ~1 ms a page) is not timed: left out of the cost
+        return (interior_fill(o[precision], o["resiliparse"]) if fill else o[precision]), cost, 1
     text, cost, passes = o["defaults"], cost + o["t_defaults"], 2
     if choice == dc.SHORT and not dc.long_enough(text, o["resiliparse"]):
         cost, passes = cost + o["t_comments"], 3
@@ -311,17 +314,38 @@ def resiliparse_first(o: dict, low: float, high: float, min_tokens: int) -> tupl
     return text, more + o["t_whole"], passes
 
 
-def run_passes(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None) -> dict:
-    """Profile of the stage's CPU per part and per number of trafilatura passes, and alternatives, one run."""
-    pages = selected_pages(bench_dir, datasets, limit)
+def cached_parts(pages: list[GenrePage], cache: Path | str | None = None) -> list[dict | None]:
+    """``page_parts`` of every page; with ``cache`` (a pickle.gz file outside the repository) they are
+    read from it when it holds them all, else computed once and written there, so that alternative
+    rules replay in seconds instead of ~10 CPU minutes of trafilatura passes."""
+    import pickle
+
+    keys = [f"{p.dataset}/{p.key}" for p in pages]
+    if cache and Path(cache).is_file():
+        with gzip.open(cache, "rb") as f:
+            stored = pickle.load(f)
+        if all(k in stored for k in keys):
+            return [stored[k] for k in keys]
     page_parts(decoded(pages[0]), pages[0].url)  # untimed warm-up (lazy imports, stop lists)
     parts = [page_parts(decoded(p), p.url) for p in pages]
+    if cache:
+        with gzip.open(cache, "wb") as f:
+            pickle.dump(dict(zip(keys, parts)), f)
+    return parts
+
+
+def run_passes(bench_dir: Path | str | None = None, datasets: set[str] | None = None, limit: int | None = None,
+               cache: Path | str | None = None) -> dict:
+    """Profile of the stage's CPU per part and per number of trafilatura passes, and alternatives, one run."""
+    pages = selected_pages(bench_dir, datasets, limit)
+    parts = cached_parts(pages, cache)
     keep = [i for i, o in enumerate(parts) if o is not None]
     print(f"\n## Where the stage's CPU goes ({len(keep)} of {len(pages)} pages parsed; CPU s of this process)")
     for k in sorted(k for k in parts[keep[0]] if k.startswith("t_")):
         print(f"  {k[2:]:16s} {sum(parts[i][k] for i in keep):8.1f} s")
     configs = {
         "stage (replayed)": lambda o: replay(o),
+        "stage without the interior fill": lambda o: replay(o, fill=False),
         "OUTSIDE_SHARE 0.2": lambda o: replay(o, outside=0.2),
         "precision fast=True": lambda o: replay(o, precision="precision_fast"),
         "defaults kept when precision and defaults agree (0.05)": lambda o: replay(o, agree=0.05),
@@ -365,10 +389,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most N pages per dataset / genre (a quick look)")
     parser.add_argument("--no-previous", action="store_true", help="skip the precision-only stage run")
     parser.add_argument("--passes", action="store_true", help="CPU per part of the stage's work and alternative configurations instead")
+    parser.add_argument("--cache", help="with --passes: pickle.gz file of the per-page parts, read when present, else written (keep it outside the repository)")
     args = parser.parse_args()
     print_machine()
     if args.passes:
-        run_passes(bench_data(), set(args.datasets.split(",")) if args.datasets else None, args.limit)
+        run_passes(bench_data(), set(args.datasets.split(",")) if args.datasets else None, args.limit, args.cache)
         return
     run(bench_data(), set(args.datasets.split(",")) if args.datasets else None, args.limit, previous=not args.no_previous)
 

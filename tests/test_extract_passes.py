@@ -32,3 +32,14 @@ def test_replayed_alternatives_change_only_the_choice_they_name():
     text, cost, passes = genres_extract.replay(parts, coverage=-1.0)  # any share of the estimate left out is too much
     assert passes == 2 and text.strip() == parts["defaults"].strip() and cost > genres_extract.replay(parts)[1]
     assert genres_extract.replay(parts, agree=0.05, coverage=None)[0] == kept  # agreement only acts on short pages
+
+
+def test_replay_fills_the_interior_as_the_stage_does():
+    from tests.test_extract_fill import documentation_page
+
+    html = documentation_page()
+    parts = genres_extract.page_parts(html, None)
+    text, _, passes = genres_extract.replay(parts)
+    stage_text, _ = extract_text(html, isolate=False)
+    assert passes == 1 and text.strip() == stage_text and text != parts["precision"]
+    assert genres_extract.replay(parts, fill=False)[0] == parts["precision"]  # the alternative without the fill
