@@ -26,6 +26,7 @@ from jinglian.core import documents as D
 from jinglian.core.stage import Stage
 from jinglian.stages.extract.charset import decode_html
 from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, long_enough, main_content_estimate, pick_short, verdict
+from jinglian.stages.extract.interior_fill import interior_fill
 from jinglian.stages.extract.navigation import drop_navigation_tables
 from jinglian.stages.extract import trafilatura_speedups
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
@@ -46,6 +47,7 @@ class ExtractParams:
     include_tables: bool = True  # keep the text of tables
     drop_navigation_tables: bool = True  # tables made of short link labels (site menus of table-layout pages) out before extraction
     decide: bool = True  # per page: precision first, trafilatura defaults / resiliparse when precision came up short (needs favor_precision)
+    fill_interior: bool = True  # with decide: lines of resiliparse's estimate that precision dropped between sentences both keep go back in (interior_fill.py)
     date_extensive_search: bool = False  # htmldate's dateparser fallback: finds a few more dates, costs up to ~10 s on some pages
     isolate: bool = True  # run trafilatura in a child process so timeout_s can be enforced
     speedups: bool = True  # lxml speed-ups for trafilatura's own expressions, same output (trafilatura_speedups.py); False: as shipped
@@ -101,6 +103,8 @@ def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | No
     if decide:
         estimate = main_content_estimate(html)
         choice = verdict(text, estimate)
+        if choice == PRECISION and params.fill_interior:
+            text = interior_fill(text, estimate)  # precision drew the span; its dropped headings, code, feature lines go back in
         if choice != PRECISION:
 
             def defaults(comments: bool) -> str:
