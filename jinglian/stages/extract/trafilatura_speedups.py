@@ -44,6 +44,7 @@ _RE_TEST = re.compile(r"re:test\((@[\w-]+(?:\|@[\w-]+)*),\s*'([^']*)'(?:,\s*'([^
 _shipped: dict[str, list] = {}  # name in trafilatura.xpaths -> the list's original XPath objects
 _faster: dict[str, list] = {}  # the same, recompiled as above
 _held: dict[tuple[str, str], object] = {}  # (module, name) -> a single XPath with re:test as shipped
+_faster_held: dict[int, object] = {}  # id of such an XPath -> its recompiled form (one for all modules that hold it)
 _state = {"on": False}
 
 
@@ -127,11 +128,10 @@ def use(on: bool) -> None:
         expressions[:] = _faster[name] if on else shipped
     if on:
         _held.update(_held_expressions())
-    faster = {}  # one recompiled object for every module that holds the same expression
     for (module_name, name), shipped in _held.items():
-        if on and id(shipped) not in faster:
-            faster[id(shipped)] = _faster_expression(shipped)
-        setattr(sys.modules[module_name], name, faster[id(shipped)] if on else shipped)
+        if on and id(shipped) not in _faster_held:
+            _faster_held[id(shipped)] = _faster_expression(shipped)
+        setattr(sys.modules[module_name], name, _faster_held[id(shipped)] if on else shipped)
     HTML_PARSER.set_element_class_lookup(_class_lookup() if on else html.HtmlElementClassLookup())
     _state["on"] = on
 
