@@ -16,6 +16,8 @@ from __future__ import annotations
 import codecs
 import re
 
+from jinglian.stages.extract.mojibake import CJK_CODECS, repair
+
 # label -> the codec to decode with (a superset of what the label promises)
 _WIDER = {
     "gb2312": "gb18030",
@@ -83,7 +85,18 @@ def _strict(data: bytes, codec: str) -> str:
 
 
 def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str, str]:
-    """Returns ``(text, codec, how)``; ``how`` is bom|http|meta|detected|fallback."""
+    """Returns ``(text, codec, how)``; ``how`` is bom|http|meta|detected|fallback, or repaired: the bytes were
+    Latin-1-decoded CJK text, put back into the declared CJK charset (``mojibake.py``)."""
+    text, codec, how = _decode(data, declared)
+    for cjk in (codec_for(meta_charset(data)), codec_for(declared)):
+        if cjk in CJK_CODECS and cjk != codec:
+            repaired = repair(text, cjk)
+            if repaired is not None:
+                return repaired, cjk, "repaired"
+    return text, codec, how
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str, str]:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data.decode(codec, errors="replace"), codec, "bom"
