@@ -233,6 +233,7 @@ def page_parts(html: str, url: str | None) -> dict | None:
     from resiliparse.extract.html2text import extract_plain_text
     from trafilatura.metadata import extract_title
     from trafilatura.settings import set_date_params
+    from jinglian.stages.extract.interior_fill import link_paragraphs
     from jinglian.stages.extract.navigation import drop_navigation_tables
     from jinglian.stages.extract.stage import parse_page
 
@@ -245,6 +246,7 @@ def page_parts(html: str, url: str | None) -> dict | None:
     _, o["t_date"] = _timed(lambda: find_date(tree, url=url, **set_date_params(False)))
     dropped, o["t_nav"] = _timed(lambda: drop_navigation_tables(tree))
     fresh = (lambda: deepcopy(tree)) if dropped else (lambda: html)  # the fallbacks read the page less its menus
+    o["link_paragraphs"], o["t_links"] = _timed(lambda: link_paragraphs(tree))  # the stage scans only when the fill has lines
 
     def text(doc) -> str:
         return (doc.text or "") if doc is not None else ""
@@ -289,7 +291,7 @@ def replay(o: dict, outside: float | None = None, precision: str = "precision", 
         choice = dc.DEFAULT
     if choice == dc.PRECISION:
         # the fill's CPU (alignment of two texts, ~1 ms a page) is not timed: left out of the cost
-        return (interior_fill(o[precision], o["resiliparse"]) if fill else o[precision]), cost, 1
+        return (interior_fill(o[precision], o["resiliparse"], lambda: o.get("link_paragraphs", [])) if fill else o[precision]), cost, 1
     text, cost, passes = o["defaults"], cost + o["t_defaults"], 2
     if choice == dc.SHORT and not dc.long_enough(text, o["resiliparse"]):
         cost, passes = cost + o["t_comments"], 3

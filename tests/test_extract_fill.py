@@ -63,6 +63,30 @@ def test_captions_shown_twice_slideshows_link_runs_and_widgets_stay_out(junk):
     assert interior_fill(precise, "\n".join([S1, line, *junk, S2])).split("\n") == [S1, *kept, S2]
 
 
+def test_lines_of_link_paragraphs_stay_out():
+    # "MORE: <linked title>" between two paragraphs: a teaser for another article, made of a link
+    from lxml import html as lxml_html
+
+    from jinglian.stages.extract.interior_fill import link_paragraphs
+
+    page = lxml_html.fromstring(f"""<html><body><article><p>{S1}</p>
+        <p>MORE: <a href="/other">Robots now deliver pizza within a mile of the store</a></p>
+        <p>Delivery robots are unlocked with a code</p>
+        <p>{S2}</p></article></body></html>""")
+    teasers = link_paragraphs(page)
+    assert teasers == ["more: robots now deliver pizza within a mile of the store"]
+    precise = "\n".join([S1, S2])
+    estimate = "\n".join([S1, "MORE: Robots now deliver pizza within a mile of the store", "Delivery robots are unlocked with a code", S2])
+    assert interior_fill(precise, estimate, lambda: teasers).split("\n") == [S1, "Delivery robots are unlocked with a code", S2]
+    assert "MORE: Robots" in interior_fill(precise, estimate)  # without the page's links the line would go in
+
+
+def test_the_page_links_are_looked_up_only_when_a_line_would_go_in():
+    calls = []
+    interior_fill("\n".join([S1, S2]), "\n".join([S1, S2]), lambda: calls.append(1) or [])
+    assert calls == []
+
+
 def test_chinese_lines_align_on_sentences_too():
     a, b = "国务院办公厅近日印发关于进一步优化政务服务的意见。", "意见提出，到二〇二五年底基本实现高频事项一网通办。"
     precise = "\n".join([a, b])

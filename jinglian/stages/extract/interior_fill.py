@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from difflib import SequenceMatcher
 
 from jinglian.stages.extract.decide import outside_share, token_counts
@@ -45,6 +46,9 @@ _BULLET = re.compile(r"^(?:[-•*·▪◦‣]\s+)+")
 _SPACE = re.compile(r"\s+")
 # "3 / 12", "3 of 12": a slideshow's position; a gap that holds one is a gallery of captions
 _SLIDE_COUNTER = re.compile(r"^\d+ ?(?:/|of) ?\d+$")
+# a paragraph or list item whose text is at least this share link text is a teaser ("MORE: ...",
+# "Also read: ...") or a link list, not a line of the article around it
+LINK_TEXT_SHARE = 0.8
 
 
 def normalise(line: str) -> str:
@@ -95,8 +99,25 @@ def _without_link_runs(lines: list[str]) -> list[str]:
     return kept
 
 
-def interior_fill(text: str, estimate: str) -> str:
-    """``text`` with the estimate's missing lines between shared sentences inserted (unchanged if none)."""
+def link_paragraphs(tree) -> list[str]:
+    """Normalised texts of the page's ``<p>`` and ``<li>`` elements made of links (LINK_TEXT_SHARE)."""
+    out = []
+    for element in tree.iter("p", "li"):
+        whole = _SPACE.sub(" ", "".join(element.itertext())).strip()
+        if not whole:
+            continue
+        linked = sum(len(_SPACE.sub(" ", "".join(a.itertext())).strip()) for a in element.iter("a"))
+        if linked >= LINK_TEXT_SHARE * len(whole):
+            out.append(normalise(whole))
+    return out
+
+
+def interior_fill(text: str, estimate: str, links: Callable[[], list[str]] | None = None) -> str:
+    """``text`` with the estimate's missing lines between shared sentences inserted (unchanged if none).
+
+    ``links``: gives the page's link paragraphs (:func:`link_paragraphs`), called only when there is
+    a line to insert; a line that is (part of) one of them stays out.
+    """
     lines = text.split("\n")
     own = [(i, normalise(line)) for i, line in enumerate(lines) if line.strip()]
     theirs = [line.strip() for line in estimate.split("\n") if line.strip()]
@@ -116,6 +137,14 @@ def interior_fill(text: str, estimate: str) -> str:
         missing = _gap_lines(candidates, own_gap)
         if missing:
             inserts[own[a1][0]] = missing
+    if inserts and links is not None:
+        teasers = links()
+        for at, missing in list(inserts.items()):
+            missing = [line for line in missing if not any(normalise(line) in t for t in teasers)]
+            if missing:
+                inserts[at] = missing
+            else:
+                del inserts[at]
     if not inserts:
         return text
     out = []
