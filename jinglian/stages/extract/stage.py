@@ -26,7 +26,7 @@ from jinglian.core import documents as D
 from jinglian.core.stage import Stage
 from jinglian.stages.extract.charset import decode_html
 from jinglian.stages.extract.decide import PRECISION, SHORT, drop_repeated_lines, long_enough, main_content_estimate, pick_short, verdict
-from jinglian.stages.extract.interior_fill import interior_fill
+from jinglian.stages.extract.interior_fill import interior_fill, link_paragraphs
 from jinglian.stages.extract.navigation import drop_navigation_tables
 from jinglian.stages.extract import trafilatura_speedups
 from jinglian.stages.extract.isolated import CallFailed, CallTimeout, IsolatedCall
@@ -104,7 +104,8 @@ def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | No
         estimate = main_content_estimate(html)
         choice = verdict(text, estimate)
         if choice == PRECISION and params.fill_interior:
-            text = interior_fill(text, estimate)  # precision drew the span; its dropped headings, code, feature lines go back in
+            # precision drew the span; its dropped headings, code, feature lines go back in (not link teasers)
+            text = interior_fill(text, estimate, lambda: link_paragraphs(tree))
         if choice != PRECISION:
 
             def defaults(comments: bool) -> str:
