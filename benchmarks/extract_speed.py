@@ -120,8 +120,11 @@ class _PartTimer:
             (stage, "long_enough", "choice (decide.py)"),
             (stage, "pick_short", "choice (decide.py)"),
             (stage, "drop_repeated_lines", "choice (decide.py)"),
+            (stage, "interior_fill", "interior fill"),
         ]
         for module, name, part in targets:
+            if not hasattr(module, name):  # a stage without that part
+                continue
             original = getattr(module, name)
             self.saved.append((module, name, original))
             setattr(module, name, self._timed(original, part))
