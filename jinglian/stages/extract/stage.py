@@ -11,7 +11,9 @@ pages, but drops the posts of forums, listings and product pages; with
 ``decide`` on, each page whose precision text falls short of resiliparse's
 main-content estimate gets a broader extraction instead (``decide.py``).
 Skipping htmldate's extensive (dateparser) search removes the slowest step on
-some Chinese pages, where it finds the same date.
+some Chinese pages, where it finds the same date. trafilatura's own XPath
+expressions and element lookups run through ``trafilatura_speedups.py`` (same
+output, about a sixth less CPU; BENCHMARKS.md, extraction speed).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def extract_page(html: str, url: str | None, params: ExtractParams) -> dict | No
     html, tree = parse_page(html)
     if tree is None:
         return None
-    title = extract_title(tree)  # before extraction, which prunes the tree
+    title = extract_title(tree)  # from the page as parsed, navigation tables included
     # htmldate with the parameters trafilatura's own metadata pass uses: publication date, none after today
     date = find_date(tree, url=url, original_date=True, extensive_search=params.date_extensive_search,
                      max_date=datetime.now().astimezone().strftime("%Y-%m-%d"))
