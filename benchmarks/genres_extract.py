@@ -24,6 +24,7 @@ the odd ones.
 
     python benchmarks/genres_extract.py [--datasets wcxb,cwced] [--limit N]
     python benchmarks/genres_extract.py --passes   # where the CPU goes, and the alternatives measured
+    python benchmarks/genres_extract.py --passes --cache PARTS.pkl.gz   # parts computed once (a file outside the repo), replayed after
 
 ``--passes`` times each part of the stage's work per page (parse, title, date,
 navigation tables, the precision pass, resiliparse, trafilatura's defaults with
