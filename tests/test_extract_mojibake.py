@@ -19,6 +19,8 @@ def test_gbk_page_decoded_as_latin1_upstream_is_repaired():
     assert "北京" not in stored
     text, codec, how = decode_html(stored.encode("utf-8"), "utf-8")  # ... written out as UTF-8
     assert (text, codec, how) == (PAGE, "gb18030", "repaired")
+    # nothing declared outside the page: its UTF-8 bytes also decode under its own <meta> gb2312 (as garble)
+    assert decode_html(stored.encode("utf-8")) == (PAGE, "gb18030", "repaired")
 
 
 def test_cp1252_flavour_and_a_second_layer_are_unwound():

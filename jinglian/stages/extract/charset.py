@@ -89,11 +89,22 @@ def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str, str
     Latin-1-decoded CJK text, put back into the declared CJK charset (``mojibake.py``)."""
     text, codec, how = _decode(data, declared)
     for cjk in (codec_for(meta_charset(data)), codec_for(declared)):
-        if cjk in CJK_CODECS and cjk != codec:
-            repaired = repair(text, cjk)
-            if repaired is not None:
-                return repaired, cjk, "repaired"
+        if cjk not in CJK_CODECS:
+            continue
+        # decoded with the CJK charset itself, the UTF-8 bytes of such Latin text pass as (garbled) CJK:
+        # the Latin text is then the bytes read as UTF-8
+        latin = text if cjk != codec else _utf8(data)
+        repaired = repair(latin, cjk) if latin else None
+        if repaired is not None:
+            return repaired, cjk, "repaired"
     return text, codec, how
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _decode(data: bytes, declared: str | None) -> tuple[str, str, str]:
