@@ -21,8 +21,8 @@ Configurations:
 
     python benchmarks/extract_speed.py [--rounds 30] [--limit N] [--datasets wcxb,cwced]
     python benchmarks/extract_speed.py --parts   # CPU per part of the stage, speed-ups off and on
-    git worktree add /tmp/before <commit>
-    python benchmarks/extract_speed.py --against /tmp/before   # the stage of another checkout: same output? CPU?
+    git worktree add ../jinglian-before <commit>
+    python benchmarks/extract_speed.py --against ../jinglian-before   # the stage of another checkout: same output? CPU?
 
 ``--against`` runs the stage's defaults from the other checkout (its ``jinglian`` first on
 the worker's ``sys.path``) beside this one's, and counts the pages whose output (text,
