@@ -87,8 +87,9 @@ def _strict(data: bytes, codec: str) -> str:
 def decode_html(data: bytes, declared: str | None = None) -> tuple[str, str, str]:
     """Returns ``(text, codec, how)``; ``how`` is bom|http|meta|detected|fallback, or repaired: the bytes were
     Latin-1-decoded CJK text, put back into the declared CJK charset (``mojibake.py``)."""
-    text, codec, how = _decode(data, declared)
-    for cjk in (codec_for(meta_charset(data)), codec_for(declared)):
+    http, meta = codec_for(declared), codec_for(meta_charset(data))
+    text, codec, how = _decode(data, http, meta)
+    for cjk in dict.fromkeys((meta, http)):  # each declared CJK charset once
         if cjk not in CJK_CODECS:
             continue
         # decoded with the CJK charset itself, the UTF-8 bytes of such Latin text pass as (garbled) CJK:
@@ -107,12 +108,10 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
-def _decode(data: bytes, declared: str | None) -> tuple[str, str, str]:
+def _decode(data: bytes, http: str | None, meta: str | None) -> tuple[str, str, str]:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data.decode(codec, errors="replace"), codec, "bom"
-    http = codec_for(declared)
-    meta = codec_for(meta_charset(data))
     candidates = [(http, "http"), (meta, "meta")]
     if http in _ANY_BYTES and meta and meta != http:
         candidates.reverse()

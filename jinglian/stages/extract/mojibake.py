@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import re
 
+from jinglian.core.cjk import HAN_SPANS, HANGUL_SPANS, KANA_SPANS, char_class
+
 # multi-byte CJK codecs, by the names charset.codec_for gives them
 CJK_CODECS = frozenset({"gb18030", "big5hkscs", "shift_jis", "cp932", "euc_jp", "euc_kr", "cp949", "iso2022_jp"})
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK = re.compile(f"[{char_class(HAN_SPANS + KANA_SPANS + HANGUL_SPANS)}]")
 # cp1252's letters for bytes 0x80-0x9f (Latin-1 gives those bytes as C1 controls, which map to themselves)
 _CP1252_BYTE = {}
 for _b in range(0x80, 0xA0):
