@@ -307,9 +307,9 @@ def replay(o: dict, outside: float | None = None, precision: str = "precision", 
 def resiliparse_first(o: dict, low: float, high: float, min_tokens: int) -> tuple[str, float, int]:
     """resiliparse's text when it looks right (enough tokens, a share of the whole page's text in
     [low, high]); the stage's choice otherwise."""
-    from jinglian.stages.extract.decide import token_counts
+    from jinglian.stages.extract.decide import n_tokens
 
-    n_main, n_whole = (sum(token_counts(o[k]).values()) for k in ("resiliparse", "whole"))
+    n_main, n_whole = (n_tokens(o[k]) for k in ("resiliparse", "whole"))
     cost = o["t_parse"] + o["t_title"] + o["t_date"] + o["t_resiliparse"] + o["t_whole"]
     if n_main >= min_tokens and n_whole and low <= n_main / n_whole <= high:
         return o["resiliparse"], cost, 0

@@ -44,6 +44,11 @@ def token_counts(text: str) -> Counter:
     return Counter(_TOKEN.findall(text.lower()))
 
 
+def n_tokens(text: str) -> int:
+    """How many tokens ``text`` holds (the total of :func:`token_counts`, without building the counter)."""
+    return len(_TOKEN.findall(text.lower()))
+
+
 def outside_share(text: Counter, reference: Counter) -> float:
     """Share of ``text``'s tokens that ``reference`` does not contain (bag semantics)."""
     total = sum(text.values())
@@ -101,8 +106,8 @@ def drop_repeated_lines(text: str, min_chars: int = REPEATED_LINE_CHARS) -> str:
 
 def long_enough(fallback: str, estimate: str) -> bool:
     """The fallback holds at least FALLBACK_SHORT_SHARE of the estimate's tokens (or there is no estimate)."""
-    n_e = sum(token_counts(estimate).values())
-    return not n_e or sum(token_counts(fallback).values()) >= FALLBACK_SHORT_SHARE * n_e
+    n_e = n_tokens(estimate)
+    return not n_e or n_tokens(fallback) >= FALLBACK_SHORT_SHARE * n_e
 
 
 def pick_short(configured: str, broadest: str, estimate: str) -> tuple[str, str]:
@@ -118,6 +123,6 @@ def pick_short(configured: str, broadest: str, estimate: str) -> tuple[str, str]
     """
     if not long_enough(broadest, estimate):
         return estimate.strip(), "resiliparse"
-    if sum(token_counts(configured).values()) >= ARTICLE_TOKENS:
+    if n_tokens(configured) >= ARTICLE_TOKENS:
         return configured, "default"
     return broadest, "default+comments"

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from difflib import SequenceMatcher
 
-from jinglian.stages.extract.decide import outside_share, token_counts
+from jinglian.stages.extract.decide import n_tokens, outside_share, token_counts
 
 # an anchor is a sentence both texts hold once: at least this many tokens (CJK characters or words)
 # and sentence-final punctuation. Short labels ("Share", a menu entry, a title) recur elsewhere on a
@@ -55,10 +55,6 @@ def normalise(line: str) -> str:
     return _SPACE.sub(" ", _BULLET.sub("", line.strip())).lower()
 
 
-def _n_tokens(text: str) -> int:
-    return sum(token_counts(text).values())
-
-
 def _anchors(own: list[str], theirs: list[str]) -> list[tuple[int, int]]:
     """``(index in own, index in theirs)`` of the sentences the two line lists share, in order."""
     matcher = SequenceMatcher(None, own, theirs, autojunk=False)
@@ -66,7 +62,7 @@ def _anchors(own: list[str], theirs: list[str]) -> list[tuple[int, int]]:
     n_own, n_theirs = Counter(own), Counter(theirs)
     return [(a, b) for a, b in pairs
             if n_own[own[a]] == 1 and n_theirs[theirs[b]] == 1
-            and _n_tokens(own[a]) >= ANCHOR_TOKENS and _SENTENCE_END.search(own[a])]
+            and n_tokens(own[a]) >= ANCHOR_TOKENS and _SENTENCE_END.search(own[a])]
 
 
 def _gap_lines(candidates: list[str], own_gap: Counter) -> list[str]:
@@ -87,7 +83,7 @@ def _gap_lines(candidates: list[str], own_gap: Counter) -> list[str]:
 
 
 def _without_link_runs(lines: list[str]) -> list[str]:
-    short = [_n_tokens(line) <= SHORT_TOKENS for line in lines]
+    short = [n_tokens(line) <= SHORT_TOKENS for line in lines]
     kept, i = [], 0
     while i < len(lines):
         j = i
