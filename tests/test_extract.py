@@ -332,9 +332,11 @@ def test_trafilatura_speedups_guard_only_what_cannot_match_an_absent_attribute()
 
 def test_trafilatura_speedups_swap_in_place_and_back():
     import trafilatura.xpaths as X
+    from lxml import etree
     from trafilatura.utils import load_html
 
     from jinglian.stages.extract import trafilatura_speedups as speedups
+    from jinglian.stages.extract.xpath_selectors import Selector
 
     markup = ("<html><body><form><input name='q'><textarea></textarea><select><option>1</option></select>"
               "<label>l</label></form><div class='a'>t</div><p>p</p></body></html>")
@@ -342,7 +344,9 @@ def test_trafilatura_speedups_swap_in_place_and_back():
     shipped = list(X.OVERALL_DISCARD_XPATH)
     classes = [type(e) for e in load_html(markup).iter()]
     speedups.use(True)
-    assert X.OVERALL_DISCARD_XPATH[0] is not shipped[0] and "((@class) and re:test(@class" in X.OVERALL_DISCARD_XPATH[0].path
+    assert isinstance(X.OVERALL_DISCARD_XPATH[0], Selector)  # compiled (xpath_selectors.py)
+    assert "((@class) and re:test(@class" in X.BODY_XPATH[0].path  # outside the compiled shape: guarded XPath
     assert [type(e) for e in load_html(markup).iter()] == classes  # lxml.html's form classes, HtmlElement elsewhere
     speedups.use(False)
     assert X.OVERALL_DISCARD_XPATH == shipped
+    assert all(isinstance(e, etree.XPath) for e in X.OVERALL_DISCARD_XPATH + X.BODY_XPATH)  # as shipped

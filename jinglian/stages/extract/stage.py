@@ -13,7 +13,7 @@ main-content estimate gets a broader extraction instead (``decide.py``).
 Skipping htmldate's extensive (dateparser) search removes the slowest step on
 some Chinese pages, where it finds the same date. trafilatura's own XPath
 expressions and element lookups run through ``trafilatura_speedups.py`` (same
-output, about a sixth less CPU; BENCHMARKS.md, extraction speed).
+output, about a quarter less CPU; BENCHMARKS.md, extraction speed).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A profile of the stage on the 1,868 genre pages (BENCHMARKS.md, extraction speed) puts
 about a quarter of a trafilatura pass in XPath evaluation of its boilerplate
 expressions and a few percent more in lxml.html's Python-level element class lookup.
-Two changes cut that without changing a result:
+Three changes cut that without changing a result:
 
 1. trafilatura tests id and class attributes with EXSLT regular expressions
    (``re:test(@class, '...')``), which lxml runs as a Python callback for every
@@ -22,7 +22,13 @@ Two changes cut that without changing a result:
    case of their names (the Python lookup lower-cases the name). The HTML parser
    creates no namespaced elements, the one case where the two could differ.
 
-Both act on trafilatura's module-level objects in place, so they change trafilatura
+3. Expressions of the simplest shape, every descendant (of some tags) tested on its
+   attribute strings, which covers the costliest ones (``OVERALL_DISCARD_XPATH``, the
+   comment and body selectors), do not go through libxml2's XPath engine at all:
+   ``xpath_selectors.py`` compiles them to a Python loop over lxml's C element
+   iterator with the same result; the others stay XPath, guarded as in 1.
+
+All three act on trafilatura's module-level objects in place, so they change trafilatura
 for the whole process: the lists of ``trafilatura.xpaths`` (its other modules import
 the same list objects), the single expressions with ``re:test`` that modules hold by
 name (``BASIC_CLEAN_XPATH``, in ``settings`` and ``baseline``: the cleaning before
@@ -70,8 +76,9 @@ def _expression_lists() -> dict[str, list]:
     import trafilatura.xpaths as X
     from lxml.etree import XPath
 
+    # a list already swapped (it holds selectors now) is found by its name
     return {name: value for name, value in vars(X).items()
-            if isinstance(value, list) and value and all(isinstance(e, XPath) for e in value)}
+            if isinstance(value, list) and value and (name in _shipped or all(isinstance(e, XPath) for e in value))}
 
 
 def _held_expressions() -> dict[tuple[str, str], object]:
@@ -91,9 +98,15 @@ def _held_expressions() -> dict[tuple[str, str], object]:
 
 
 def _faster_expression(expression):
+    """The expression as a Python selector where its shape allows (xpath_selectors.py), else guarded as above."""
     from lxml.etree import XPath
 
-    return XPath(guarded(expression.path), namespaces={"re": REGEXP_NS}, smart_strings=False)
+    from jinglian.stages.extract.xpath_selectors import Unsupported, compile_selector
+
+    try:
+        return compile_selector(expression.path)
+    except Unsupported:
+        return XPath(guarded(expression.path), namespaces={"re": REGEXP_NS}, smart_strings=False)
 
 
 def _class_lookup():
