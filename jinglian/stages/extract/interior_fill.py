@@ -108,6 +108,10 @@ def link_paragraphs(tree) -> list[str]:
     return out
 
 
+def _within_any(key: str, texts: list[str]) -> bool:
+    return any(key in t for t in texts)
+
+
 def interior_fill(text: str, estimate: str, links: Callable[[], list[str]] | None = None) -> str:
     """``text`` with the estimate's missing lines between shared sentences inserted (unchanged if none).
 
@@ -136,7 +140,7 @@ def interior_fill(text: str, estimate: str, links: Callable[[], list[str]] | Non
     if inserts and links is not None:
         teasers = links()
         for at, missing in list(inserts.items()):
-            missing = [line for line in missing if not any(normalise(line) in t for t in teasers)]
+            missing = [line for line in missing if not _within_any(normalise(line), teasers)]
             if missing:
                 inserts[at] = missing
             else:
