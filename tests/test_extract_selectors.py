@@ -66,7 +66,7 @@ def test_every_compiled_trafilatura_expression_selects_what_its_xpath_selects():
             continue
     # the expressions that cost the most on the genre pages are of the compiled shape
     assert {"OVERALL_DISCARD_XPATH[0]", "OVERALL_DISCARD_XPATH[1]", "REMOVE_COMMENTS_AND_LISTS_XPATH[0]",
-            "RAW_TREE_PRUNE_XPATH[0]", "PRECISION_DISCARD_XPATH[1]", "COMMENTS_XPATH[0]"} <= set(compiled)
+            "RAW_TREE_PRUNE_XPATH[0]", "PRECISION_DISCARD_XPATH[1]", "COMMENTS_XPATH[0]", "TITLE_XPATHS[0]"} <= set(compiled)
     rng = random.Random(20261130)
     selected = 0
     for _ in range(300):
@@ -97,13 +97,16 @@ def test_grammar_pieces_match_xpath():
                  ".//*[@class='z' and not(self::span)]",
                  ".//*[re:test(@class, 'abc', 'i')]",
                  "(.//*[self::div or self::span][@class])[1]",
-                 ".//span"]:
-        assert compile_selector(path)(tree) == XPath(path, namespaces=REGEXP_NS)(tree), path
+                 ".//span",
+                 "//*[self::r or self::span][not(@class='z')]",  # from the document's root, the root included
+                 "(//div[@class])[1]"]:
+        for context in (tree, tree[4]):  # the root, and an element below it
+            assert compile_selector(path)(context) == XPath(path, namespaces=REGEXP_NS)(context), path
 
 
 @pytest.mark.parametrize("path", [
     ".//*[self::div][@class][1]",  # a position inside the step: first per parent, not first overall
-    "//*[@class]",  # absolute
+    "//div//a[@href]",  # a path of two steps
     ".//cite|.//quote",  # union
     ".//*[string-length(@class) > 3]",  # function outside the grammar
     ".//*[@class != 'x']",

@@ -11,7 +11,7 @@ function with the result XPath gives (the matching descendants in document order
 anything outside the grammar below raises :class:`Unsupported`, and the caller
 keeps the XPath expression.
 
-Grammar: ``.//*`` or ``.//TAG``, then predicates ``[P]``, optionally wrapped as
+Grammar: ``.//*`` or ``.//TAG`` (``//``: from the document's root), then predicates ``[P]``, optionally wrapped as
 ``(…)[1]`` (the first match). ``P``: ``or``, ``and``, ``not(P)``, ``(P)``,
 ``self::TAG``, ``.//TAG`` (a descendant of that tag exists), ``@a`` (exists),
 ``@a='v'``, ``contains(S, 'v')``, ``starts-with(S, 'v')``, ``re:test(S, 'R'[, 'flags'])``
@@ -38,6 +38,7 @@ class Unsupported(ValueError):
 _TOKEN = re.compile(r"""\s*(?:
     (?P<string>'[^']*'|"[^"]*")
   | (?P<descendant>\.//)
+  | (?P<absolute>//)
   | (?P<axis>self::)
   | (?P<number>\d+)
   | (?P<name>[A-Za-z_][\w.-]*(?::[A-Za-z_][\w-]*)?)
@@ -263,8 +264,11 @@ def compile_selector(path: str) -> Selector:
     if tokens[:1] == [("punct", "(")] and tokens[-4:-3] == [("punct", ")")] and tokens[-3:] == [
             ("punct", "["), ("number", "1"), ("punct", "]")]:
         tokens, first_only = tokens[1:-4], True
-    if not tokens or tokens[0] != ("descendant", ".//") or len(tokens) < 2:
+    if not tokens or tokens[0] not in (("descendant", ".//"), ("absolute", "//")) or len(tokens) < 2:
         raise Unsupported("not a descendant selection")
+    # "//": every element of the context's document, its root element included
+    elements = ("context.getroottree().getroot().iter(*_tags)" if tokens[0][0] == "absolute"
+                else "context.iterdescendants(*_tags)")
     head = tokens[1]
     if head == ("punct", "*"):
         tags: tuple = (etree.Element,)
@@ -288,8 +292,7 @@ def compile_selector(path: str) -> Selector:
     # one generated loop (no call per element): the test reads a dict of the element's attributes (one C call
     # for all of them instead of one per name); an element without attributes, most of a page, gets the test's
     # value on none, computed once (unless the test looks at the element itself)
-    code = ("def _select(context):\n    found = []\n    for el in context.iterdescendants(*_tags):\n"
-            "        items = el.items()\n")
+    code = f"def _select(context):\n    found = []\n    for el in {elements}:\n        items = el.items()\n"
     if not structural:
         code += "        if not items:\n            if _bare:\n" + found.replace("            ", "                ") + \
                 "            continue\n"
