@@ -66,7 +66,8 @@ def test_every_compiled_trafilatura_expression_selects_what_its_xpath_selects():
             continue
     # the expressions that cost the most on the genre pages are of the compiled shape
     assert {"OVERALL_DISCARD_XPATH[0]", "OVERALL_DISCARD_XPATH[1]", "REMOVE_COMMENTS_AND_LISTS_XPATH[0]",
-            "RAW_TREE_PRUNE_XPATH[0]", "PRECISION_DISCARD_XPATH[1]", "COMMENTS_XPATH[0]", "TITLE_XPATHS[0]"} <= set(compiled)
+            "RAW_TREE_PRUNE_XPATH[0]", "PRECISION_DISCARD_XPATH[1]", "COMMENTS_XPATH[0]",
+            "TITLE_XPATHS[0]"} <= set(compiled)
     rng = random.Random(20261130)
     selected = 0
     for _ in range(300):
