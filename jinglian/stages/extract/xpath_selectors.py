@@ -49,14 +49,12 @@ _TOKEN = re.compile(r"""\s*(?:
 def _tokens(path: str) -> list[tuple[str, str]]:
     out, pos, path = [], 0, path.strip()
     while pos < len(path):
-        m = _TOKEN.match(path, pos)
-        if not m or m.end() == pos:
+        m = _TOKEN.match(path, pos)  # leading spaces, then one token
+        if not m:
             raise Unsupported(f"cannot read {path[pos:pos + 20]!r}")
         kind = m.lastgroup
         out.append((kind, m.group(kind)))
         pos = m.end()
-        while pos < len(path) and path[pos].isspace():
-            pos += 1
     return out
 
 
@@ -288,15 +286,17 @@ def compile_selector(path: str) -> Selector:
         if not parser.done():
             raise Unsupported(f"trailing {parser.peek()}")
     test = " and ".join(sources) or "True"
-    found = "            found.append(el)\n" + ("            break\n" if first_only else "")
+
+    def keep(indent: str) -> str:  # the generated lines that keep a match
+        return f"{indent}found.append(el)\n" + (f"{indent}break\n" if first_only else "")
+
     # one generated loop (no call per element): the test reads a dict of the element's attributes (one C call
     # for all of them instead of one per name); an element without attributes, most of a page, gets the test's
     # value on none, computed once (unless the test looks at the element itself)
     code = f"def _select(context):\n    found = []\n    for el in {elements}:\n        items = el.items()\n"
     if not structural:
-        code += "        if not items:\n            if _bare:\n" + found.replace("            ", "                ") + \
-                "            continue\n"
-    code += f"        a = dict(items)\n        if {test}:\n" + found + "    return found\n"
+        code += "        if not items:\n            if _bare:\n" + keep(" " * 16) + "            continue\n"
+    code += f"        a = dict(items)\n        if {test}:\n" + keep(" " * 12) + "    return found\n"
     if not structural:
         el, a = None, {}  # noqa: F841 - the names the test reads
         constants["_bare"] = bool(eval(test, constants, {"el": el, "a": a}))  # noqa: S307 - our own generated source
