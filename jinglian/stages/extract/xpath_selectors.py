@@ -90,18 +90,18 @@ class _Parser:
         return name
 
     def expr(self) -> str:
-        parts = [self.conjunction()]
-        while self.peek() == ("name", "or"):
-            self.take()
-            parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
+        return self._chain("or", self.conjunction)
 
     def conjunction(self) -> str:
-        parts = [self.unary()]
-        while self.peek() == ("name", "and"):
+        return self._chain("and", self.unary)
+
+    def _chain(self, word: str, operand) -> str:
+        """``operand (word operand)*``: Python's ``and``/``or`` bind as XPath's do (``and`` tighter)."""
+        parts = [operand()]
+        while self.peek() == ("name", word):
             self.take()
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else "(" + " and ".join(parts) + ")"
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else "(" + f" {word} ".join(parts) + ")"
 
     def unary(self) -> str:
         tok = self.peek()
